@@ -1,0 +1,333 @@
+import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit, type LogLevel } from '@azure/functions';
+import { serialize as serializeCookie } from 'cookie';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import Module from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import * as coreApi from './core-api';
+import { compileRoute, matchRoute, type CompiledRoute } from './routes';
+import { applyLocalSettings, readHostJson } from './settings';
+
+export interface LocalHostOptions {
+  /** Folder with host.json, local.settings.json and package.json. */
+  rootDir: string;
+  /** 0 picks a free port (tests). */
+  port?: number;
+  hostname?: string;
+  /** Files that register the functions; default: package.json `main` (a glob with `*` in the file name). */
+  entry?: readonly string[];
+  /**
+   * When set, routes with authLevel function or admin require it as `?code=` or `x-functions-key`, as in
+   * Azure. Core Tools skip this check locally; setting a key here keeps local runs honest.
+   */
+  functionKey?: string;
+  /**
+   * Which settings file's `Values` go into process.env: local.settings.json by default, falling back to the
+   * committed local.settings.json.example on a fresh clone; false applies none.
+   */
+  applySettings?: boolean;
+  /** Request and function log lines; default console.log. */
+  log?: (line: string) => void;
+  /** Largest request body accepted, as the Functions host's limit (default 100 MB). */
+  maxRequestBytes?: number;
+}
+
+export interface HostedFunction {
+  name: string;
+  route: string;
+  methods: string[];
+  authLevel: string;
+  url: string;
+}
+
+export interface LocalHost {
+  url: string;
+  port: number;
+  routePrefix: string;
+  functions: HostedFunction[];
+  settingsFile: string | undefined;
+  appliedSettings: string[];
+  close(): Promise<void>;
+}
+
+interface HttpFunction {
+  name: string;
+  methods: string[];
+  authLevel: string;
+  route: CompiledRoute;
+  callback: coreApi.FunctionCallback;
+}
+
+const ALL_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'PATCH', 'OPTIONS'];
+
+let coreModuleInstalled = false;
+
+/**
+ * The real worker answers `require('@azure/functions-core')` with its own API; we do the same, so the app's
+ * unmodified @azure/functions registers its functions with us. (Under jest, moduleNameMapper does this.)
+ */
+function installCoreModule(): void {
+  if (coreModuleInstalled) return;
+  const proto = Module.prototype as unknown as { require: (id: string) => unknown };
+  proto.require = new Proxy(proto.require, {
+    apply(target, self, args: unknown[]) {
+      return args[0] === '@azure/functions-core' ? coreApi : Reflect.apply(target, self, args);
+    },
+  });
+  coreModuleInstalled = true;
+}
+
+function resolveEntry(rootDir: string, entry: readonly string[] | undefined): string[] {
+  const patterns =
+    entry ?? [(JSON.parse(readFileSync(join(rootDir, 'package.json'), 'utf8')) as { main?: string }).main ?? 'index.js'];
+  const files: string[] = [];
+  for (const pattern of patterns) {
+    const absolute = resolve(rootDir, pattern);
+    const name = absolute.slice(dirname(absolute).length + 1);
+    if (!name.includes('*')) {
+      files.push(absolute);
+      continue;
+    }
+    const matcher = new RegExp(`^${name.split('*').map(escapeRegExp).join('[^/]*')}$`);
+    const dir = dirname(absolute);
+    for (const file of readdirSync(dir).sort()) {
+      if (matcher.test(file) && !file.endsWith('.d.ts') && !file.endsWith('.map')) files.push(join(dir, file));
+    }
+  }
+  if (files.length === 0) throw new Error(`No function files match ${patterns.join(', ')}`);
+  return files;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function httpFunctions(): HttpFunction[] {
+  const result: HttpFunction[] = [];
+  for (const { metadata, callback } of coreApi.localHostInternals.functions()) {
+    const trigger = Object.values(metadata.bindings).find((binding) => binding.type === 'httpTrigger');
+    if (!trigger) continue;
+    result.push({
+      name: metadata.name,
+      methods: (trigger.methods ?? ALL_METHODS).map((method) => method.toUpperCase()),
+      authLevel: (trigger.authLevel ?? 'function').toLowerCase(),
+      route: compileRoute(trigger.route ?? metadata.name),
+      callback,
+    });
+  }
+  return result.sort((a, b) => b.route.precedence - a.route.precedence);
+}
+
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  return new Promise((resolveBody, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        reject(new Error('request body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => resolveBody(size === 0 ? undefined : Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
+/** Header map as the Functions host passes it: one string per name, repeated headers joined by ", ". */
+function headerRecord(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = (req.rawHeaders[i] as string).toLowerCase();
+    const value = req.rawHeaders[i + 1] as string;
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  return headers;
+}
+
+function keyMatches(presented: string | null, expected: string): boolean {
+  if (presented === null) return false;
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+async function writeResponse(res: ServerResponse, result: unknown, method: string): Promise<void> {
+  const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as HttpResponseInit);
+  const setCookies = [
+    ...response.headers.getSetCookie(),
+    ...response.cookies.map((cookie) =>
+      serializeCookie(cookie.name, cookie.value, {
+        domain: cookie.domain,
+        path: cookie.path,
+        expires: typeof cookie.expires === 'number' ? new Date(cookie.expires) : cookie.expires,
+        secure: cookie.secure,
+        httpOnly: cookie.httpOnly,
+        sameSite: cookie.sameSite?.toLowerCase() as 'strict' | 'lax' | 'none' | undefined,
+        maxAge: cookie.maxAge,
+      }),
+    ),
+  ];
+  const body = method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await response.arrayBuffer());
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    if (name !== 'set-cookie') headers[name] = value;
+  });
+  if (setCookies.length > 0) headers['set-cookie'] = setCookies;
+  if (method !== 'HEAD' || headers['content-length'] === undefined) {
+    headers['content-length'] = String(body.length);
+  }
+  res.writeHead(response.status, headers);
+  res.end(body);
+}
+
+function sendStatus(res: ServerResponse, status: number): void {
+  res.writeHead(status, { 'content-length': '0' });
+  res.end();
+}
+
+/**
+ * A local Azure Functions host for Node alone: loads the app's own registrations and serves its HTTP
+ * functions with real HttpRequest / InvocationContext objects, like `func start` does.
+ */
+export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
+  const rootDir = resolve(options.rootDir);
+  const log = options.log ?? ((line: string) => console.log(line));
+  const { routePrefix } = readHostJson(rootDir);
+  const settingsFile = existsSync(join(rootDir, 'local.settings.json'))
+    ? 'local.settings.json'
+    : 'local.settings.json.example';
+  const appliedSettings = options.applySettings === false ? [] : applyLocalSettings(rootDir, process.env, settingsFile);
+  const maxRequestBytes = options.maxRequestBytes ?? 100 * 1024 * 1024;
+
+  installCoreModule();
+  for (const file of resolveEntry(rootDir, options.entry)) require(file);
+  const functions = httpFunctions();
+  for (const hook of coreApi.localHostInternals.hooks('appStart')) await hook({ hookData: {}, appHookData: {} });
+
+  const prefixSegments = routePrefix === '' ? [] : routePrefix.toLowerCase().split('/');
+
+  async function handle(req: IncomingMessage, res: ServerResponse, baseUrl: string): Promise<void> {
+    const started = performance.now();
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(req.url ?? '/', baseUrl);
+    let status = 0;
+    let name = '-';
+    try {
+      const segments = url.pathname.replace(/^\/+/, '').split('/');
+      const prefixMatches = prefixSegments.every((segment, i) => segments[i]?.toLowerCase() === segment);
+      const rest = prefixMatches ? segments.slice(prefixSegments.length).join('/') : undefined;
+      let target: { fn: HttpFunction; params: Record<string, string> } | undefined;
+      if (rest !== undefined) {
+        for (const fn of functions) {
+          if (!fn.methods.includes(method)) continue;
+          const params = matchRoute(fn.route, rest);
+          if (params) {
+            target = { fn, params };
+            break;
+          }
+        }
+      }
+      if (!target) {
+        status = 404;
+        sendStatus(res, status);
+        return;
+      }
+      name = target.fn.name;
+      if (options.functionKey !== undefined && target.fn.authLevel !== 'anonymous') {
+        const presented = req.headers['x-functions-key'];
+        const key = typeof presented === 'string' ? presented : url.searchParams.get('code');
+        if (!keyMatches(key, options.functionKey)) {
+          status = 401;
+          sendStatus(res, status);
+          return;
+        }
+      }
+      let body: Buffer | undefined;
+      try {
+        body = await readBody(req, maxRequestBytes);
+      } catch {
+        status = 413;
+        if (!res.headersSent && !res.destroyed) sendStatus(res, status);
+        return;
+      }
+      const request = new HttpRequest({
+        method,
+        url: url.toString(),
+        headers: headerRecord(req),
+        params: target.params,
+        body: body ? { bytes: body } : undefined,
+      });
+      const functionName = target.fn.name;
+      const context = new InvocationContext({
+        invocationId: randomUUID(),
+        functionName,
+        logHandler: (level: LogLevel, ...args: unknown[]) =>
+          log(`[${functionName}] ${level}: ${args.map((arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg))).join(' ')}`),
+      });
+      let result: unknown;
+      try {
+        result = await target.fn.callback(request, context);
+      } catch (error) {
+        // As the Functions host: an exception from the function is a bare 500.
+        log(`[${functionName}] error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        status = 500;
+        sendStatus(res, status);
+        return;
+      }
+      const written = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as HttpResponseInit);
+      status = written.status;
+      await writeResponse(res, written, method);
+    } finally {
+      // The query string is left out on purpose: it carries function keys (?code=) and access tokens.
+      log(`${method} ${url.pathname} -> ${status} ${name} (${(performance.now() - started).toFixed(1)} ms)`);
+    }
+  }
+
+  const server: Server = createServer();
+  const hostname = options.hostname ?? '127.0.0.1';
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 7071, hostname, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const displayHost = hostname === '127.0.0.1' || hostname === '0.0.0.0' ? 'localhost' : hostname;
+  const baseUrl = `http://${displayHost}:${port}`;
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res, baseUrl).catch((error: unknown) => {
+      log(`local host error: ${error instanceof Error ? error.message : String(error)}`);
+      if (!res.headersSent) sendStatus(res, 500);
+      else res.destroy();
+    });
+  });
+
+  const prefixPath = routePrefix === '' ? '' : `/${routePrefix}`;
+  return {
+    url: baseUrl,
+    port,
+    routePrefix,
+    settingsFile: options.applySettings === false ? undefined : settingsFile,
+    appliedSettings,
+    functions: functions.map((fn) => ({
+      name: fn.name,
+      route: fn.route.template,
+      methods: fn.methods,
+      authLevel: fn.authLevel,
+      url: `${baseUrl}${prefixPath}/${fn.route.template.replace(/^\/+/, '')}`,
+    })),
+    async close() {
+      for (const hook of coreApi.localHostInternals.hooks('appTerminate')) await hook({ hookData: {}, appHookData: {} });
+      await new Promise<void>((resolveClose) => {
+        server.close(() => resolveClose());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,17 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  // Type checking is its own step (npm run typecheck); swc only strips types, which keeps the suite fast.
+  transform: {
+    '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+  },
+  // jose ships ESM only; let swc turn it into CommonJS for jest's module system.
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+  // The real Functions worker supplies this module; the local host supplies ours (see dev/host/core-api.ts).
+  moduleNameMapper: {
+    '^@azure/functions-core$': '<rootDir>/dev/host/core-api.ts',
+  },
+  testTimeout: 20000,
+};
