@@ -93,7 +93,8 @@ export function parseConnectionString(connectionString: string): { endpoint: URL
   const endpoint = httpUrl(setting, rawEndpoint.startsWith('http') ? rawEndpoint : `https://${rawEndpoint}`);
   const port = parts.get('port');
   if (port !== undefined) {
-    if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw new ConfigError(setting, 'has an invalid Port');
+    if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
+      throw new ConfigError(setting, 'has an invalid Port');
     endpoint.port = port;
   }
   return { endpoint, accessKey };
@@ -129,7 +130,10 @@ function eventHandlerIdentity(env: Environment): EventHandlerIdentityConfig | un
   const jwks = read(env, 'WebPubSubEventHandlerJwksUri');
   if (!audience) {
     if (tenant || issuers.length > 0 || jwks) {
-      throw new ConfigError('WebPubSubEventHandlerAudience', 'is required when the event handler identity is configured');
+      throw new ConfigError(
+        'WebPubSubEventHandlerAudience',
+        'is required when the event handler identity is configured',
+      );
     }
     return undefined;
   }
@@ -141,7 +145,10 @@ function eventHandlerIdentity(env: Environment): EventHandlerIdentityConfig | un
     issuers = [`https://login.microsoftonline.com/${tenant}/v2.0`, `https://sts.windows.net/${tenant}/`];
   }
   if (issuers.length === 0) {
-    throw new ConfigError('WebPubSubEventHandlerIssuers', 'set it, or WebPubSubEventHandlerTenantId, with the audience');
+    throw new ConfigError(
+      'WebPubSubEventHandlerIssuers',
+      'set it, or WebPubSubEventHandlerTenantId, with the audience',
+    );
   }
   const jwksUri = jwks
     ? httpUrl('WebPubSubEventHandlerJwksUri', jwks)
@@ -164,7 +171,10 @@ export function loadConfig(env: Environment): Config {
   }
   const hubs = [defaultHub, ...extraHubs.filter((hub) => hub.toLowerCase() !== defaultHub.toLowerCase())];
 
-  const signatureKeys = [...(service.mode === 'key' ? [service.accessKey] : []), ...list(env, 'WebPubSubAccessKeys')];
+  const signatureKeys = [
+    ...(service.mode === 'key' ? [service.accessKey] : []),
+    ...list(env, 'WebPubSubAccessKeys'),
+  ];
   const webhookOrigins = [service.endpoint.hostname, ...list(env, 'WebPubSubAllowedOrigins')];
 
   return {

@@ -38,7 +38,10 @@ export function getProgrammingModel(): unknown {
   return programmingModel;
 }
 
-export function registerFunction(metadata: FunctionMetadata, callback: FunctionCallback): { dispose(): void } {
+export function registerFunction(
+  metadata: FunctionMetadata,
+  callback: FunctionCallback,
+): { dispose(): void } {
   if (functions.some((fn) => fn.metadata.name.toLowerCase() === metadata.name.toLowerCase())) {
     // The real worker refuses duplicate names too; silently keeping both would hide a bug.
     throw new Error(`A function named "${metadata.name}" is already registered`);

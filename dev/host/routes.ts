@@ -21,7 +21,8 @@ export function compileRoute(template: string): CompiledRoute {
   const segments: Segment[] = trimmed === '' ? [] : trimmed.split('/').map(parseSegment);
   segments.forEach((segment, index) => {
     const last = index === segments.length - 1;
-    if (segment.kind === 'catchAll' && !last) throw new Error(`Route "${template}": a catch-all must come last`);
+    if (segment.kind === 'catchAll' && !last)
+      throw new Error(`Route "${template}": a catch-all must come last`);
     if (segment.kind === 'param' && segment.optional && !last) {
       throw new Error(`Route "${template}": only the last parameter may be optional`);
     }

@@ -1,4 +1,4 @@
-import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit, type LogLevel } from '@azure/functions';
+import { HttpRequest, HttpResponse, InvocationContext, type LogLevel } from '@azure/functions';
 import { serialize as serializeCookie } from 'cookie';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -73,15 +73,16 @@ function installCoreModule(): void {
   const proto = Module.prototype as unknown as { require: (id: string) => unknown };
   proto.require = new Proxy(proto.require, {
     apply(target, self, args: unknown[]) {
-      return args[0] === '@azure/functions-core' ? coreApi : Reflect.apply(target, self, args);
+      return args[0] === '@azure/functions-core' ? coreApi : (Reflect.apply(target, self, args) as unknown);
     },
   });
   coreModuleInstalled = true;
 }
 
 function resolveEntry(rootDir: string, entry: readonly string[] | undefined): string[] {
-  const patterns =
-    entry ?? [(JSON.parse(readFileSync(join(rootDir, 'package.json'), 'utf8')) as { main?: string }).main ?? 'index.js'];
+  const patterns = entry ?? [
+    (JSON.parse(readFileSync(join(rootDir, 'package.json'), 'utf8')) as { main?: string }).main ?? 'index.js',
+  ];
   const files: string[] = [];
   for (const pattern of patterns) {
     const absolute = resolve(rootDir, pattern);
@@ -93,7 +94,8 @@ function resolveEntry(rootDir: string, entry: readonly string[] | undefined): st
     const matcher = new RegExp(`^${name.split('*').map(escapeRegExp).join('[^/]*')}$`);
     const dir = dirname(absolute);
     for (const file of readdirSync(dir).sort()) {
-      if (matcher.test(file) && !file.endsWith('.d.ts') && !file.endsWith('.map')) files.push(join(dir, file));
+      if (matcher.test(file) && !file.endsWith('.d.ts') && !file.endsWith('.map'))
+        files.push(join(dir, file));
     }
   }
   if (files.length === 0) throw new Error(`No function files match ${patterns.join(', ')}`);
@@ -156,8 +158,7 @@ function keyMatches(presented: string | null, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-async function writeResponse(res: ServerResponse, result: unknown, method: string): Promise<void> {
-  const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as HttpResponseInit);
+async function writeResponse(res: ServerResponse, response: HttpResponse, method: string): Promise<void> {
   const setCookies = [
     ...response.headers.getSetCookie(),
     ...response.cookies.map((cookie) =>
@@ -201,13 +202,16 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const settingsFile = existsSync(join(rootDir, 'local.settings.json'))
     ? 'local.settings.json'
     : 'local.settings.json.example';
-  const appliedSettings = options.applySettings === false ? [] : applyLocalSettings(rootDir, process.env, settingsFile);
+  const appliedSettings =
+    options.applySettings === false ? [] : applyLocalSettings(rootDir, process.env, settingsFile);
   const maxRequestBytes = options.maxRequestBytes ?? 100 * 1024 * 1024;
 
   installCoreModule();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loading the app's files is the host's job
   for (const file of resolveEntry(rootDir, options.entry)) require(file);
   const functions = httpFunctions();
-  for (const hook of coreApi.localHostInternals.hooks('appStart')) await hook({ hookData: {}, appHookData: {} });
+  for (const hook of coreApi.localHostInternals.hooks('appStart'))
+    await hook({ hookData: {}, appHookData: {} });
 
   const prefixSegments = routePrefix === '' ? [] : routePrefix.toLowerCase().split('/');
 
@@ -267,19 +271,24 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         invocationId: randomUUID(),
         functionName,
         logHandler: (level: LogLevel, ...args: unknown[]) =>
-          log(`[${functionName}] ${level}: ${args.map((arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg))).join(' ')}`),
+          log(
+            `[${functionName}] ${level}: ${args.map((arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg))).join(' ')}`,
+          ),
       });
       let result: unknown;
       try {
         result = await target.fn.callback(request, context);
       } catch (error) {
         // As the Functions host: an exception from the function is a bare 500.
-        log(`[${functionName}] error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        log(
+          `[${functionName}] error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        );
         status = 500;
         sendStatus(res, status);
         return;
       }
-      const written = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as HttpResponseInit);
+      // Handlers return an HttpResponse or a plain HttpResponseInit; the host accepts both.
+      const written = result instanceof HttpResponse ? result : new HttpResponse(result ?? {});
       status = written.status;
       await writeResponse(res, written, method);
     } finally {
@@ -323,7 +332,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       url: `${baseUrl}${prefixPath}/${fn.route.template.replace(/^\/+/, '')}`,
     })),
     async close() {
-      for (const hook of coreApi.localHostInternals.hooks('appTerminate')) await hook({ hookData: {}, appHookData: {} });
+      for (const hook of coreApi.localHostInternals.hooks('appTerminate'))
+        await hook({ hookData: {}, appHookData: {} });
       await new Promise<void>((resolveClose) => {
         server.close(() => resolveClose());
         server.closeAllConnections();

@@ -13,7 +13,8 @@ export function readHostJson(rootDir: string): HostJson {
     extensions?: { http?: { routePrefix?: unknown } };
   };
   const prefix = json.extensions?.http?.routePrefix;
-  if (prefix !== undefined && typeof prefix !== 'string') throw new Error('host.json: routePrefix must be a string');
+  if (prefix !== undefined && typeof prefix !== 'string')
+    throw new Error('host.json: routePrefix must be a string');
   return { routePrefix: (prefix ?? 'api').replace(/^\/+|\/+$/g, '') };
 }
 

@@ -17,7 +17,10 @@ export function createDefaultHooks(): WebhookHooks {
   return {
     connect(event) {
       if (!event.context.userId) {
-        return rejectConnect(401, 'A user id is required: connect with a client access URL from /api/negotiate.');
+        return rejectConnect(
+          401,
+          'A user id is required: connect with a client access URL from /api/negotiate.',
+        );
       }
       const preferred = WEB_PUBSUB_SUBPROTOCOLS.find((protocol) => event.subprotocols.includes(protocol));
       return preferred ? { subprotocol: preferred } : undefined;
@@ -31,7 +34,11 @@ export function createDefaultHooks(): WebhookHooks {
           : { dataType: 'binary', data: event.data };
     },
     connected(context) {
-      context.log.info('connected', { hub: context.hub, connectionId: context.connectionId, userId: context.userId });
+      context.log.info('connected', {
+        hub: context.hub,
+        connectionId: context.connectionId,
+        userId: context.userId,
+      });
     },
     disconnected(context, reason) {
       context.log.info('disconnected', { hub: context.hub, connectionId: context.connectionId, reason });

@@ -20,7 +20,10 @@ export function signatureAuthenticator(accessKeys: readonly string[]): EventAuth
         throw unauthorized('missing-signature', 'The ce-signature header is required.');
       }
       if (!verifier.verify(event.connectionId, event.signature)) {
-        throw unauthorized('invalid-signature', 'The ce-signature header does not match any configured access key.');
+        throw unauthorized(
+          'invalid-signature',
+          'The ce-signature header does not match any configured access key.',
+        );
       }
     },
   };
@@ -36,7 +39,8 @@ export function bearerAuthenticator(verify: (token: string) => Promise<void>): E
     async authenticate(request) {
       const header = request.headers.get(CloudEventHeader.authorization);
       const match = header === null ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!match?.[1]) throw unauthorized('missing-token', 'A bearer token from the Web PubSub service is required.');
+      if (!match?.[1])
+        throw unauthorized('missing-token', 'A bearer token from the Web PubSub service is required.');
       await verify(match[1]);
     },
   };

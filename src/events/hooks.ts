@@ -20,7 +20,8 @@ export interface EventContext {
   readonly subprotocol: string | undefined;
   readonly origin: string;
   readonly clientProtocol: ClientProtocol;
-  readonly mqtt: { readonly physicalConnectionId: string; readonly sessionId: string | undefined } | undefined;
+  readonly mqtt:
+    { readonly physicalConnectionId: string; readonly sessionId: string | undefined } | undefined;
   /** Read what earlier events stored; set or delete keys in connect and user events. */
   readonly state: ConnectionState;
   readonly log: Logger;

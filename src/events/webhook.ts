@@ -43,7 +43,9 @@ const ALLOW = 'OPTIONS, POST';
  */
 export function createWebhook(options: WebhookOptions): WebhookHandler {
   if (options.authenticators.length === 0) {
-    throw new Error('The webhook needs at least one authenticator; refusing to accept unauthenticated events');
+    throw new Error(
+      'The webhook needs at least one authenticator; refusing to accept unauthenticated events',
+    );
   }
   const hubs = new Set(options.hubs.map(normalizeHubName));
   const { hooks, maxBodyBytes, maxStateBytes } = options;
@@ -53,14 +55,20 @@ export function createWebhook(options: WebhookOptions): WebhookHandler {
     if (requested === null || requested.trim() === '') throw missingHeader(CloudEventHeader.requestOrigin);
     const allowed = options.origins.match(requested);
     if (allowed === undefined) {
-      throw forbidden('origin-not-allowed', `WebHook-Request-Origin "${requested}" is not an allowed origin.`);
+      throw forbidden(
+        'origin-not-allowed',
+        `WebHook-Request-Origin "${requested}" is not an allowed origin.`,
+      );
     }
     return { status: 200, headers: { [CloudEventHeader.allowedOrigin]: allowed } };
   }
 
   async function authenticate(request: CoreRequest, event: EventHeaders): Promise<void> {
     if (options.origins.match(event.origin) === undefined) {
-      throw forbidden('origin-not-allowed', `WebHook-Request-Origin "${event.origin}" is not an allowed origin.`);
+      throw forbidden(
+        'origin-not-allowed',
+        `WebHook-Request-Origin "${event.origin}" is not an allowed origin.`,
+      );
     }
     for (const authenticator of options.authenticators) await authenticator.authenticate(request, event);
     if (!hubs.has(normalizeHubName(event.hub))) {
@@ -101,7 +109,9 @@ export function createWebhook(options: WebhookOptions): WebhookHandler {
               body: mqttConnectFailureBody(outcome.status, body.mqtt.protocolVersion, outcome.reason),
             };
           }
-          return problemResponse(new ProblemError(outcome.status, 'connect-rejected', 'Connection rejected', outcome.reason));
+          return problemResponse(
+            new ProblemError(outcome.status, 'connect-rejected', 'Connection rejected', outcome.reason),
+          );
         }
         const stateHeaders = stateHeaderIfChanged(state, event, log);
         if (outcome === undefined) return { status: 204, headers: stateHeaders };
@@ -111,7 +121,11 @@ export function createWebhook(options: WebhookOptions): WebhookHandler {
         } catch (error) {
           throw hookFault('connect', error, event, log);
         }
-        return { status: 200, headers: { ...stateHeaders, 'content-type': CONTENT_TYPE_OF.json }, body: json };
+        return {
+          status: 200,
+          headers: { ...stateHeaders, 'content-type': CONTENT_TYPE_OF.json },
+          body: json,
+        };
       }
 
       case 'user': {
@@ -149,7 +163,9 @@ export function createWebhook(options: WebhookOptions): WebhookHandler {
 
       case 'disconnected': {
         requireJsonIfTyped(contentType);
-        const reason = disconnectReason(parseSystemEventBody(await request.readBody(maxBodyBytes), 'disconnected'));
+        const reason = disconnectReason(
+          parseSystemEventBody(await request.readBody(maxBodyBytes), 'disconnected'),
+        );
         await notify('disconnected', log, event, () => hooks.disconnected?.(context, reason));
         warnIfStateChanged(state, event, log);
         return { status: 204 };
@@ -180,7 +196,9 @@ export function createWebhook(options: WebhookOptions): WebhookHandler {
       if (request.method === 'OPTIONS') return abuseProtection(request);
       if (request.method !== 'POST') {
         return problemResponse(
-          new ProblemError(405, 'method-not-allowed', 'Method not allowed', `Use ${ALLOW}.`, { allow: ALLOW }),
+          new ProblemError(405, 'method-not-allowed', 'Method not allowed', `Use ${ALLOW}.`, {
+            allow: ALLOW,
+          }),
         );
       }
       return await dispatch(request, log);
@@ -210,12 +228,11 @@ function encodeReply(reply: EventData): string | Uint8Array {
       if (!(reply.data instanceof Uint8Array)) throw new Error('a binary reply needs Uint8Array data');
       return reply.data;
     case 'json': {
-      const json = JSON.stringify(reply.data);
+      // undefined, functions and symbols serialise to nothing at all, which is no reply.
+      const json = JSON.stringify(reply.data) as string | undefined;
       if (json === undefined) throw new Error('a json reply needs JSON-serialisable data');
       return json;
     }
-    default:
-      throw new Error('a reply needs dataType text, json or binary');
   }
 }
 
@@ -229,11 +246,21 @@ function idOf(request: CoreRequest): string | null {
 
 function hookFault(hook: string, error: unknown, event: EventHeaders, log: Logger): ProblemError {
   log.error(`the ${hook} hook failed`, { ...fieldsOf(event), error: describeError(error) });
-  return new ProblemError(500, 'hook-failed', 'Internal server error', `The application could not handle the ${event.type.eventName} event.`);
+  return new ProblemError(
+    500,
+    'hook-failed',
+    'Internal server error',
+    `The application could not handle the ${event.type.eventName} event.`,
+  );
 }
 
 /** Runs a blocking hook; a throw is the application's fault (500), with the details kept in the log. */
-async function runHook<T>(hook: string, log: Logger, event: EventHeaders, run: () => T | Promise<T>): Promise<T> {
+async function runHook<T>(
+  hook: string,
+  log: Logger,
+  event: EventHeaders,
+  run: () => T | Promise<T>,
+): Promise<T> {
   try {
     return await run();
   } catch (error) {
@@ -247,7 +274,12 @@ async function runHook<T>(hook: string, log: Logger, event: EventHeaders, run: (
  * logged with the event's identity and acknowledged. It is awaited so the work finishes inside the
  * invocation (a host may freeze the instance once the response is sent).
  */
-async function notify(hook: string, log: Logger, event: EventHeaders, run: () => void | Promise<void>): Promise<void> {
+async function notify(
+  hook: string,
+  log: Logger,
+  event: EventHeaders,
+  run: () => void | Promise<void>,
+): Promise<void> {
   try {
     await run();
   } catch (error) {

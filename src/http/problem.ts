@@ -8,8 +8,13 @@ const TYPE_PREFIX = 'urn:webpubsub-functions:problem:';
  * The one place where a failure becomes an HTTP response. Typed problems keep their status and detail;
  * anything else is a fault of ours, answered 500 without internals. Every 5xx is logged.
  */
-export function problemResponse(error: unknown, log?: Logger, fields?: Record<string, unknown>): CoreResponse {
-  const problem = error instanceof ProblemError ? error : internalError('The request could not be processed.');
+export function problemResponse(
+  error: unknown,
+  log?: Logger,
+  fields?: Record<string, unknown>,
+): CoreResponse {
+  const problem =
+    error instanceof ProblemError ? error : internalError('The request could not be processed.');
   if (problem.status >= 500) {
     log?.error('request failed', { ...fields, code: problem.code, error: describeError(error) });
   }

@@ -45,8 +45,13 @@ export function createJwtVerifier(options: JwtVerifierOptions): (token: string) 
         const code = error instanceof Error && 'code' in error ? String(error.code) : undefined;
         if (code === undefined || code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JWKS_INVALID') {
           // The issuer's keys could not be had: not the caller's fault, and worth a retry.
-          throw new ProblemError(503, 'identity-provider-unavailable', 'Service unavailable',
-            'The token issuer\'s signing keys could not be retrieved.', { 'retry-after': '5' });
+          throw new ProblemError(
+            503,
+            'identity-provider-unavailable',
+            'Service unavailable',
+            "The token issuer's signing keys could not be retrieved.",
+            { 'retry-after': '5' },
+          );
         }
         // The reason helps whoever debugs a rejected caller; it never includes the token itself.
         throw unauthorized('invalid-token', `The bearer token was rejected (${code}).`);

@@ -40,8 +40,8 @@ export class ConnectionState {
     this.#values = initial;
   }
 
-  get<T extends StateValue = StateValue>(key: string): T | undefined {
-    return Object.hasOwn(this.#values, key) ? (this.#values[key] as T) : undefined;
+  get(key: string): StateValue | undefined {
+    return Object.hasOwn(this.#values, key) ? this.#values[key] : undefined;
   }
 
   has(key: string): boolean {
@@ -49,16 +49,14 @@ export class ConnectionState {
   }
 
   set(key: string, value: StateValue): void {
-    if (value === undefined) throw new TypeError(`connection state "${key}" cannot be undefined; use delete`);
     this.#values = { ...this.#values, [key]: value };
     this.#changed = true;
   }
 
   delete(key: string): void {
     if (!Object.hasOwn(this.#values, key)) return;
-    const next = { ...this.#values };
-    delete next[key];
-    this.#values = next;
+    const { [key]: _removed, ...rest } = this.#values;
+    this.#values = rest;
     this.#changed = true;
   }
 

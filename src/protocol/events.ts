@@ -14,7 +14,7 @@ const USER_PREFIX = 'azure.webpubsub.user.';
 const MAX_EVENT_NAME_LENGTH = 128;
 const MAX_ID_LENGTH = 1024;
 // Control characters and separators have no place in an event name the service could have produced.
-const EVENT_NAME = /^[^\s\x00-\x1f\x7f]+$/;
+const EVENT_NAME = /^[^\s\p{Cc}]+$/u;
 
 export interface EventType {
   kind: EventKind;
@@ -90,12 +90,14 @@ export function parseEventHeaders(headers: HeaderSource): EventHeaders {
     throw invalidHeader(CloudEventHeader.connectionId, `is longer than ${MAX_ID_LENGTH} characters`);
   }
   const id = required(headers, CloudEventHeader.id);
-  if (id.length > MAX_ID_LENGTH) throw invalidHeader(CloudEventHeader.id, `is longer than ${MAX_ID_LENGTH} characters`);
+  if (id.length > MAX_ID_LENGTH)
+    throw invalidHeader(CloudEventHeader.id, `is longer than ${MAX_ID_LENGTH} characters`);
 
   const rawUserId = optional(headers, CloudEventHeader.userId);
   const subprotocol = optional(headers, CloudEventHeader.subprotocol);
   const physicalConnectionId = optional(headers, CloudEventHeader.physicalConnectionId);
-  const isMqtt = subprotocol !== undefined && subprotocol.toLowerCase().includes('mqtt') && !!physicalConnectionId;
+  const isMqtt =
+    subprotocol !== undefined && subprotocol.toLowerCase().includes('mqtt') && !!physicalConnectionId;
 
   return {
     type,
@@ -107,7 +109,10 @@ export function parseEventHeaders(headers: HeaderSource): EventHeaders {
     origin,
     clientProtocol: isMqtt ? 'mqtt' : 'default',
     mqtt: isMqtt
-      ? { physicalConnectionId: physicalConnectionId, sessionId: optional(headers, CloudEventHeader.sessionId) }
+      ? {
+          physicalConnectionId: physicalConnectionId,
+          sessionId: optional(headers, CloudEventHeader.sessionId),
+        }
       : undefined,
     signature: headers.get(CloudEventHeader.signature),
     connectionState: headers.get(CloudEventHeader.connectionState),
@@ -242,7 +247,10 @@ function certificates(value: unknown): ClientCertificate[] {
     if (entry.content !== undefined && entry.content !== null && typeof entry.content !== 'string') {
       throw invalidBody(`"clientCertificates[${index}].content" must be a string.`);
     }
-    return { thumbprint: entry.thumbprint, content: typeof entry.content === 'string' ? entry.content : undefined };
+    return {
+      thumbprint: entry.thumbprint,
+      content: typeof entry.content === 'string' ? entry.content : undefined,
+    };
   });
 }
 
@@ -250,7 +258,8 @@ function mqttProperties(value: unknown): MqttConnectProperties | undefined {
   if (value === undefined || value === null) return undefined;
   if (!isRecord(value)) throw invalidBody('"mqtt" must be an object.');
   const { protocolVersion, username, password, userProperties } = value;
-  if (protocolVersion !== 4 && protocolVersion !== 5) throw invalidBody('"mqtt.protocolVersion" must be 4 or 5.');
+  if (protocolVersion !== 4 && protocolVersion !== 5)
+    throw invalidBody('"mqtt.protocolVersion" must be 4 or 5.');
   if (username !== undefined && username !== null && typeof username !== 'string') {
     throw invalidBody('"mqtt.username" must be a string.');
   }
@@ -320,19 +329,31 @@ export interface ConnectResult {
 export function connectResponseBody(result: ConnectResult, offeredSubprotocols: readonly string[]): string {
   const body: ConnectResult = {};
   if (result.userId !== undefined) {
-    if (typeof result.userId !== 'string' || result.userId.length === 0 || result.userId.length > MAX_ID_LENGTH) {
+    if (
+      typeof result.userId !== 'string' ||
+      result.userId.length === 0 ||
+      result.userId.length > MAX_ID_LENGTH
+    ) {
       throw new Error('connect result: userId must be a non-empty string of at most 1024 characters');
     }
     body.userId = result.userId;
   }
   if (result.groups !== undefined) {
-    if (!Array.isArray(result.groups) || !result.groups.every((g) => typeof g === 'string' && isValidGroupName(g))) {
-      throw new Error('connect result: every group must be a valid group name (1-1024 characters, not blank)');
+    if (
+      !Array.isArray(result.groups) ||
+      !result.groups.every((g) => typeof g === 'string' && isValidGroupName(g))
+    ) {
+      throw new Error(
+        'connect result: every group must be a valid group name (1-1024 characters, not blank)',
+      );
     }
     body.groups = [...result.groups];
   }
   if (result.roles !== undefined) {
-    if (!Array.isArray(result.roles) || !result.roles.every((r) => typeof r === 'string' && r.trim().length > 0)) {
+    if (
+      !Array.isArray(result.roles) ||
+      !result.roles.every((r) => typeof r === 'string' && r.trim().length > 0)
+    ) {
       throw new Error('connect result: every role must be a non-empty string');
     }
     body.roles = [...result.roles];

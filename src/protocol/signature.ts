@@ -10,7 +10,9 @@ const HEX_LENGTH = 64;
 const MAX_ENTRIES = 8;
 
 export function computeSignature(accessKey: string, connectionId: string): string {
-  return PREFIX + createHmac('sha256', Buffer.from(accessKey, 'utf8')).update(connectionId, 'utf8').digest('hex');
+  return (
+    PREFIX + createHmac('sha256', Buffer.from(accessKey, 'utf8')).update(connectionId, 'utf8').digest('hex')
+  );
 }
 
 export function signatureHeaderValue(accessKeys: readonly string[], connectionId: string): string {

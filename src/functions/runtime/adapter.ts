@@ -18,7 +18,7 @@ async function readLimited(request: HttpRequest, maxBytes: number): Promise<Uint
   if (request.body === null) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of request.body) {
+  for await (const chunk of request.body as AsyncIterable<Uint8Array>) {
     size += chunk.byteLength;
     if (size > maxBytes) throw payloadTooLarge(maxBytes);
     chunks.push(chunk);
