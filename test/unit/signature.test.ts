@@ -1,0 +1,75 @@
+import { computeSignature, createSignatureVerifier, signatureHeaderValue } from '../../src/protocol/signature';
+import vectors from '../fixtures/signature-vectors.json';
+
+describe('ce-signature', () => {
+  describe.each(vectors.vectors)('vector $connectionId / $accessKey', ({ connectionId, accessKey, hex }) => {
+    it('computes sha256=<hex> of the connection id keyed by the UTF-8 access key', () => {
+      expect(computeSignature(accessKey, connectionId)).toBe(`sha256=${hex}`);
+    });
+
+    it('verifies the lower-case and the upper-case hex form (the .NET extension emits upper case)', () => {
+      const verifier = createSignatureVerifier([accessKey]);
+      expect(verifier.verify(connectionId, `sha256=${hex}`)).toBe(true);
+      expect(verifier.verify(connectionId, `sha256=${hex.toUpperCase()}`)).toBe(true);
+      expect(verifier.verify(connectionId, `SHA256=${hex}`)).toBe(true);
+    });
+
+    it('refuses the same signature for another connection id', () => {
+      expect(createSignatureVerifier([accessKey]).verify(`${connectionId}x`, `sha256=${hex}`)).toBe(false);
+    });
+  });
+
+  const [a, b] = [vectors.vectors[1]!, vectors.vectors[0]!];
+
+  it('accepts a header signed with primary and secondary keys when only one of them is configured', () => {
+    const both = `sha256=${a.hex},sha256=${a.hex.replace(/^./, (c) => (c === '0' ? '1' : '0'))}`;
+    expect(createSignatureVerifier([a.accessKey]).verify(a.connectionId, both)).toBe(true);
+  });
+
+  it('accepts the comma-and-space form Node produces when the header was sent twice', () => {
+    const other = 'sha256=' + 'ab'.repeat(32);
+    expect(createSignatureVerifier([a.accessKey]).verify(a.connectionId, `${other}, sha256=${a.hex}`)).toBe(true);
+  });
+
+  it('accepts a signature made with any configured key (rotation)', () => {
+    const verifier = createSignatureVerifier([a.accessKey, b.accessKey]);
+    expect(verifier.verify(b.connectionId, `sha256=${b.hex}`)).toBe(true);
+    expect(verifier.verify(a.connectionId, `sha256=${a.hex}`)).toBe(true);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['no prefix', a.hex],
+    ['wrong algorithm', `sha1=${a.hex}`],
+    ['truncated', `sha256=${a.hex.slice(0, 63)}`],
+    ['not hex', `sha256=${'zz'.repeat(32)}`],
+    ['base64 of the digest', `sha256=${Buffer.from(a.hex, 'hex').toString('base64')}`],
+    ['the key itself', `sha256=${a.accessKey}`],
+    ['only separators', ',,, ,'],
+  ])('refuses a header that is %s', (_name, value) => {
+    expect(createSignatureVerifier([a.accessKey]).verify(a.connectionId, value)).toBe(false);
+  });
+
+  it('refuses a missing header', () => {
+    expect(createSignatureVerifier([a.accessKey]).verify(a.connectionId, null)).toBe(false);
+  });
+
+  it('does not look past the first eight entries of a header', () => {
+    const filler = Array.from({ length: 8 }, () => 'sha256=' + '00'.repeat(32));
+    expect(createSignatureVerifier([a.accessKey]).verify(a.connectionId, [...filler, `sha256=${a.hex}`].join(','))).toBe(
+      false,
+    );
+  });
+
+  it('joins one signature per key, primary first, for the emulator side', () => {
+    // Second digest: printf '%s' 0f9c97a2f0bf4706afe87a14e0797b11 | openssl dgst -sha256 -hmac test-access-key
+    const secondary = '5fa527e76e90ae2751ebb4f79ee781ef0de33471309eb4eb0a5dee225bed5c94';
+    expect(signatureHeaderValue([a.accessKey, b.accessKey], a.connectionId)).toBe(
+      `sha256=${a.hex},sha256=${secondary}`,
+    );
+  });
+
+  it('cannot be built without a key', () => {
+    expect(() => createSignatureVerifier([])).toThrow(/at least one access key/);
+  });
+});
