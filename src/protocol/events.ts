@@ -66,8 +66,11 @@ function optional(headers: HeaderSource, name: string): string | undefined {
 export function parseEventHeaders(headers: HeaderSource): EventHeaders {
   const specVersion = required(headers, CloudEventHeader.specVersion);
   if (specVersion.trim() !== '1.0') throw invalidHeader(CloudEventHeader.specVersion, 'must be 1.0');
-  const awpsVersion = required(headers, CloudEventHeader.awpsVersion);
-  if (awpsVersion.trim() !== '1.0') throw invalidHeader(CloudEventHeader.awpsVersion, 'must be 1.0');
+  // The service sends ce-awpsversion, but the documentation's examples omit it: check it only when present.
+  const awpsVersion = headers.get(CloudEventHeader.awpsVersion);
+  if (awpsVersion !== null && awpsVersion.trim() !== '1.0') {
+    throw invalidHeader(CloudEventHeader.awpsVersion, 'must be 1.0');
+  }
   const origin = required(headers, CloudEventHeader.requestOrigin);
 
   const ceType = required(headers, CloudEventHeader.type);
