@@ -169,7 +169,11 @@ export function loadConfig(env: Environment): Config {
   for (const hub of extraHubs) {
     if (!isValidHubName(hub)) throw new ConfigError('WebPubSubHubs', `"${hub}" is not a valid hub name`);
   }
-  const hubs = [defaultHub, ...extraHubs.filter((hub) => hub.toLowerCase() !== defaultHub.toLowerCase())];
+  // The default hub is always served; hubs compare without case, so `a,A` is one hub.
+  const hubs: string[] = [];
+  for (const hub of [defaultHub, ...extraHubs]) {
+    if (!hubs.some((known) => known.toLowerCase() === hub.toLowerCase())) hubs.push(hub);
+  }
 
   const signatureKeys = [
     ...(service.mode === 'key' ? [service.accessKey] : []),

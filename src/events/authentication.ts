@@ -56,7 +56,8 @@ export function functionKeyAuthenticator(): EventAuthenticator {
     name: 'function-key',
     authenticate(request) {
       const presented =
-        request.headers.get('x-functions-key') !== null || new URL(request.url).searchParams.has('code');
+        !!request.headers.get('x-functions-key')?.trim() ||
+        !!new URL(request.url).searchParams.get('code')?.trim();
       if (!presented) {
         throw unauthorized(
           'missing-function-key',

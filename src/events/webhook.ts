@@ -195,11 +195,9 @@ export function createWebhook(options: WebhookOptions): WebhookHandler {
     try {
       if (request.method === 'OPTIONS') return abuseProtection(request);
       if (request.method !== 'POST') {
-        return problemResponse(
-          new ProblemError(405, 'method-not-allowed', 'Method not allowed', `Use ${ALLOW}.`, {
-            allow: ALLOW,
-          }),
-        );
+        throw new ProblemError(405, 'method-not-allowed', 'Method not allowed', `Use ${ALLOW}.`, {
+          allow: ALLOW,
+        });
       }
       return await dispatch(request, log);
     } catch (error) {

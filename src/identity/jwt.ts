@@ -43,7 +43,13 @@ export function createJwtVerifier(options: JwtVerifierOptions): (token: string) 
         return { subject: payload.sub, claims: payload };
       } catch (error) {
         const code = error instanceof Error && 'code' in error ? String(error.code) : undefined;
-        if (code === undefined || code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JWKS_INVALID') {
+        // ERR_JOSE_GENERIC is what jose throws when the key set answers non-200 or non-JSON.
+        if (
+          code === undefined ||
+          code === 'ERR_JOSE_GENERIC' ||
+          code === 'ERR_JWKS_TIMEOUT' ||
+          code === 'ERR_JWKS_INVALID'
+        ) {
           // The issuer's keys could not be had: not the caller's fault, and worth a retry.
           throw new ProblemError(
             503,

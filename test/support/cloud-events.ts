@@ -43,10 +43,14 @@ export function eventHeaders(
     'ce-userid': 'user1',
     'ce-eventname': eventName(kind),
     'ce-signature': SIGNATURE,
-    'content-type': kind.startsWith('user.') ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
+    'content-type': kind.startsWith('user.')
+      ? 'text/plain; charset=utf-8'
+      : 'application/json; charset=utf-8',
   };
   const merged = { ...base, ...overrides };
-  return Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  return Object.fromEntries(
+    Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
 }
 
 /** The connect body of the documentation example. */
@@ -56,7 +60,9 @@ export function connectBody(overrides: Record<string, unknown> = {}): Record<str
     query: { room: ['lobby'] },
     headers: { 'user-agent': ['test'] },
     subprotocols: ['json.webpubsub.azure.v1', 'protocol2'],
-    clientCertificates: [{ thumbprint: 'ABC', content: '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----' }],
+    clientCertificates: [
+      { thumbprint: 'ABC', content: '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----' },
+    ],
     ...overrides,
   };
 }
@@ -71,7 +77,8 @@ export interface TestRequest {
 /** An in-memory CoreRequest that records whether the body was read. */
 export function coreRequest(request: TestRequest): CoreRequest & { bodyRead: boolean } {
   const headers = new Headers(request.headers);
-  const bytes = typeof request.body === 'string' ? Buffer.from(request.body) : (request.body ?? new Uint8Array());
+  const bytes =
+    typeof request.body === 'string' ? Buffer.from(request.body) : (request.body ?? new Uint8Array());
   const result = {
     method: request.method ?? 'POST',
     url: request.url ?? 'https://app.example/api/webpubsub/events?code=function-key',
@@ -92,7 +99,9 @@ export function bodyText(response: CoreResponse): string {
 }
 
 export function header(response: CoreResponse, name: string): string | undefined {
-  const entry = Object.entries(response.headers ?? {}).find(([key]) => key.toLowerCase() === name.toLowerCase());
+  const entry = Object.entries(response.headers ?? {}).find(
+    ([key]) => key.toLowerCase() === name.toLowerCase(),
+  );
   return entry?.[1];
 }
 
@@ -111,5 +120,7 @@ export function captureLog(): CapturedLog {
 }
 
 export function readableOf(body: string | Uint8Array | undefined): Readable {
-  return Readable.from(body === undefined ? [] : [typeof body === 'string' ? Buffer.from(body) : Buffer.from(body)]);
+  return Readable.from(
+    body === undefined ? [] : [typeof body === 'string' ? Buffer.from(body) : Buffer.from(body)],
+  );
 }

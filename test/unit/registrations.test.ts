@@ -6,11 +6,9 @@
 import { localHostInternals } from '../../dev/host/core-api';
 import { loadConfig } from '../../src/config';
 import { webhookAuthenticators } from '../../src/functions/runtime/handlers';
-
-beforeAll(async () => {
-  await import('../../src/functions/webhook');
-  await import('../../src/functions/health');
-});
+// Loading the registration files registers their functions with the stand-in core module.
+import '../../src/functions/webhook';
+import '../../src/functions/health';
 
 function httpTrigger(name: string) {
   const fn = localHostInternals.functions().find((entry) => entry.metadata.name === name);

@@ -1,4 +1,8 @@
-import { computeSignature, createSignatureVerifier, signatureHeaderValue } from '../../src/protocol/signature';
+import {
+  computeSignature,
+  createSignatureVerifier,
+  signatureHeaderValue,
+} from '../../src/protocol/signature';
 import vectors from '../fixtures/signature-vectors.json';
 
 describe('ce-signature', () => {
@@ -28,7 +32,9 @@ describe('ce-signature', () => {
 
   it('accepts the comma-and-space form Node produces when the header was sent twice', () => {
     const other = 'sha256=' + 'ab'.repeat(32);
-    expect(createSignatureVerifier([a.accessKey]).verify(a.connectionId, `${other}, sha256=${a.hex}`)).toBe(true);
+    expect(createSignatureVerifier([a.accessKey]).verify(a.connectionId, `${other}, sha256=${a.hex}`)).toBe(
+      true,
+    );
   });
 
   it('accepts a signature made with any configured key (rotation)', () => {
@@ -56,9 +62,9 @@ describe('ce-signature', () => {
 
   it('does not look past the first eight entries of a header', () => {
     const filler = Array.from({ length: 8 }, () => 'sha256=' + '00'.repeat(32));
-    expect(createSignatureVerifier([a.accessKey]).verify(a.connectionId, [...filler, `sha256=${a.hex}`].join(','))).toBe(
-      false,
-    );
+    expect(
+      createSignatureVerifier([a.accessKey]).verify(a.connectionId, [...filler, `sha256=${a.hex}`].join(',')),
+    ).toBe(false);
   });
 
   it('joins one signature per key, primary first, for the emulator side', () => {
