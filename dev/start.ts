@@ -47,8 +47,7 @@ async function main(): Promise<void> {
     'Press Ctrl+C to stop.',
     '',
   ];
-  console.log(lines.join('\n'));
-
+  // Handlers first: whoever waits for the banner may signal the moment it appears.
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -64,10 +63,12 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  console.log(lines.join('\n'));
 }
 
 function parsePort(value: string | undefined, flag: string): number {
-  const port = Number(value);
+  // Digits only: Number() would also take '', ' 80', '0x50' and '1e3'.
+  const port = /^\d{1,5}$/.test(value ?? '') ? Number(value) : NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     console.error(`${flag} must be a port number from 0 to 65535`);
     process.exit(2);

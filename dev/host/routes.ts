@@ -12,8 +12,22 @@ type Segment =
 export interface CompiledRoute {
   template: string;
   segments: Segment[];
-  /** Higher sorts first: literal segments beat parameters, parameters beat catch-alls. */
+  /**
+   * Higher sorts first. As the Functions host orders routes (WebJobsRouteBuilder.RouteComparison), templates
+   * compare segment by segment from the left: at the first difference a literal beats a constrained
+   * parameter, which beats a parameter, which beats a catch-all; a template that goes on beats one that ended.
+   */
   precedence: number;
+}
+
+/** Segments that count towards precedence: 5^20 stays well inside Number.MAX_SAFE_INTEGER. */
+const PRECEDENCE_SEGMENTS = 20;
+
+function precedenceDigit(segment: Segment | undefined): number {
+  if (segment === undefined) return 0;
+  if (segment.kind === 'literal') return 4;
+  if (segment.kind === 'catchAll') return 1;
+  return segment.constraint === undefined ? 2 : 3;
 }
 
 export function compileRoute(template: string): CompiledRoute {
@@ -28,10 +42,8 @@ export function compileRoute(template: string): CompiledRoute {
     }
   });
   let precedence = 0;
-  for (const segment of segments) {
-    precedence = precedence * 4 + (segment.kind === 'literal' ? 3 : segment.kind === 'param' ? 2 : 1);
-  }
-  return { template, segments, precedence: precedence * 64 + segments.length };
+  for (let i = 0; i < PRECEDENCE_SEGMENTS; i++) precedence = precedence * 5 + precedenceDigit(segments[i]);
+  return { template, segments, precedence };
 }
 
 function parseSegment(text: string): Segment {
@@ -95,6 +107,8 @@ export function matchRoute(route: CompiledRoute, rawPath: string): Record<string
     if (segment.kind === 'literal') {
       if (value.toLowerCase() !== segment.text) return undefined;
     } else {
+      // As ASP.NET routing: an empty segment gives a required parameter no value, so the route does not match.
+      if (value === '' && !segment.optional) return undefined;
       if (!meetsConstraint(value, segment.constraint)) return undefined;
       params[segment.name] = value;
     }

@@ -173,17 +173,18 @@ async function writeResponse(res: ServerResponse, response: HttpResponse, method
       }),
     ),
   ];
-  const body = method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await response.arrayBuffer());
+  // HEAD sends no body, but its Content-Length must be that of the body a GET would get (RFC 9110 §8.6).
+  const body = Buffer.from(await response.arrayBuffer());
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     if (name !== 'set-cookie') headers[name] = value;
   });
   if (setCookies.length > 0) headers['set-cookie'] = setCookies;
-  if (method !== 'HEAD' || headers['content-length'] === undefined) {
+  if (method !== 'HEAD' || headers['content-length'] === undefined || body.length > 0) {
     headers['content-length'] = String(body.length);
   }
   res.writeHead(response.status, headers);
-  res.end(body);
+  res.end(method === 'HEAD' ? undefined : body);
 }
 
 function sendStatus(res: ServerResponse, status: number): void {

@@ -196,7 +196,11 @@ describe('hubs', () => {
   });
 
   it('lists a hub once however its case repeats in WebPubSubHubs', () => {
-    expect(loadConfig(keyEnv({ WebPubSubHubs: 'game,GAME,Game,other' })).hubs).toEqual(['chat', 'game', 'other']);
+    expect(loadConfig(keyEnv({ WebPubSubHubs: 'game,GAME,Game,other' })).hubs).toEqual([
+      'chat',
+      'game',
+      'other',
+    ]);
   });
 
   it.each([['1chat'], ['chat-room'], ['chat room'], ['a'.repeat(129)], ['_hub']])(
