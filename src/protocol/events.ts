@@ -147,11 +147,27 @@ export function parseJson(body: Uint8Array, what: string): unknown {
 
 export type DataType = 'text' | 'json' | 'binary';
 
+export const CONTENT_TYPE_OF: Readonly<Record<DataType, string>> = {
+  text: 'text/plain; charset=utf-8',
+  json: 'application/json; charset=utf-8',
+  binary: 'application/octet-stream',
+};
+
+// The exact header values the service and the SDKs send: every user event skips the general parse below.
+const COMMON_CONTENT_TYPES: ReadonlyMap<string, DataType> = new Map<string, DataType>([
+  ['text/plain', 'text'],
+  ['application/json', 'json'],
+  ['application/octet-stream', 'binary'],
+  ...Object.entries(CONTENT_TYPE_OF).map(([dataType, value]) => [value, dataType as DataType] as const),
+]);
+
 /**
  * User-event payload type from Content-Type: text/plain, application/json or application/octet-stream, with
  * an optional charset that must be UTF-8 for the textual ones.
  */
 export function dataTypeOfContentType(contentType: string | null): DataType {
+  const common = contentType === null ? undefined : COMMON_CONTENT_TYPES.get(contentType);
+  if (common !== undefined) return common;
   if (contentType === null || contentType.trim() === '') {
     throw unsupportedMediaType(
       'A user event needs a Content-Type: text/plain, application/json or application/octet-stream.',
@@ -182,12 +198,6 @@ export function dataTypeOfContentType(contentType: string | null): DataType {
   }
   return dataType;
 }
-
-export const CONTENT_TYPE_OF: Readonly<Record<DataType, string>> = {
-  text: 'text/plain; charset=utf-8',
-  json: 'application/json; charset=utf-8',
-  binary: 'application/octet-stream',
-};
 
 export type StringListMap = Record<string, string[]>;
 

@@ -78,4 +78,32 @@ describe('ce-signature', () => {
   it('cannot be built without a key', () => {
     expect(() => createSignatureVerifier([])).toThrow(/at least one access key/);
   });
+
+  describe('memory of verified connections', () => {
+    it('keeps refusing a forged signature for a connection it verified before', () => {
+      const verifier = createSignatureVerifier([a.accessKey]);
+      expect(verifier.verify(a.connectionId, `sha256=${a.hex}`)).toBe(true);
+      expect(verifier.verify(a.connectionId, 'sha256=' + '00'.repeat(32))).toBe(false);
+      expect(verifier.verify(a.connectionId, `sha256=${a.hex}`)).toBe(true);
+    });
+
+    it('remembers nothing from a failed attempt: a forgery repeated is refused again', () => {
+      const verifier = createSignatureVerifier([a.accessKey]);
+      expect(verifier.verify(a.connectionId, `sha256=${b.hex}`)).toBe(false);
+      expect(verifier.verify(a.connectionId, `sha256=${b.hex}`)).toBe(false);
+      expect(verifier.verify(a.connectionId, `sha256=${a.hex}`)).toBe(true);
+      expect(verifier.verify(a.connectionId, `sha256=${b.hex}`)).toBe(false);
+    });
+
+    it('still verifies connections it had to forget, and those it never remembered', () => {
+      for (const rememberConnections of [0, 1]) {
+        const verifier = createSignatureVerifier([a.accessKey, b.accessKey], { rememberConnections });
+        for (let round = 0; round < 2; round++) {
+          expect(verifier.verify(a.connectionId, `sha256=${a.hex}`)).toBe(true);
+          expect(verifier.verify(b.connectionId, `sha256=${b.hex}`)).toBe(true);
+          expect(verifier.verify(b.connectionId, `sha256=${a.hex}`)).toBe(false);
+        }
+      }
+    });
+  });
 });

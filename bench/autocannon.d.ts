@@ -1,0 +1,52 @@
+// autocannon ships no types and @types/autocannon is not installed (no network); this covers the part of its
+// programmatic API the benchmarks use.
+declare module 'autocannon' {
+  namespace autocannon {
+    interface Request {
+      method?: string;
+      path?: string;
+      headers?: Record<string, string>;
+      body?: string | Buffer;
+    }
+
+    interface Options {
+      url: string;
+      connections?: number;
+      pipelining?: number;
+      /** Seconds. */
+      duration?: number;
+      timeout?: number;
+      requests?: Request[];
+    }
+
+    interface Histogram {
+      average: number;
+      mean: number;
+      stddev: number;
+      min: number;
+      max: number;
+      total: number;
+      p50: number;
+      p90: number;
+      p99: number;
+    }
+
+    interface Result {
+      duration: number;
+      errors: number;
+      timeouts: number;
+      mismatches: number;
+      non2xx: number;
+      resets: number;
+      statusCodeStats: Record<string, { count: number } | undefined>;
+      /** Milliseconds. */
+      latency: Histogram;
+      /** Per-sample (per-second) counts; `total` is every completed request. */
+      requests: Histogram & { sent: number };
+      throughput: Histogram;
+    }
+  }
+
+  function autocannon(options: autocannon.Options): Promise<autocannon.Result>;
+  export = autocannon;
+}
