@@ -1,6 +1,7 @@
 import { execFile, spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { ACCESS_KEY } from '../support/cloud-events';
@@ -133,5 +134,30 @@ describe('npm start (dist/dev/start.js)', () => {
     expect(await started.exited).toEqual({ code: 2, signal: null });
     expect(started.stderr()).toContain(`${flag} must be a port number`);
     expect(started.stdout()).not.toContain('listening');
+  });
+});
+
+describe('npm run start:func without Azure Functions Core Tools', () => {
+  it('explains that func is missing and points to npm start, exiting 127', async () => {
+    const settings = join(ROOT, 'local.settings.json');
+    const hadSettings = existsSync(settings);
+    try {
+      // A PATH with node alone: no func anywhere on it.
+      const child = spawn(process.execPath, [join(ROOT, 'dist', 'dev', 'start-func.js')], {
+        cwd: ROOT,
+        env: { ...cliEnv(), PATH: dirname(process.execPath) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const [code] = (await once(child, 'exit')) as [number | null];
+      expect(code).toBe(127);
+      expect(stderr).toMatch(/Core Tools \(func\) are not installed/);
+      expect(stderr).toMatch(/npm start/);
+      expect(existsSync(settings)).toBe(true); // created from the example for func to read
+    } finally {
+      if (!hadSettings) rmSync(settings, { force: true });
+    }
   });
 });
