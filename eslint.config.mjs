@@ -6,44 +6,22 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 import tseslint from 'typescript-eslint';
 
 /** Layers of ../shared/ARCHITECTURE.md: each entry may not import the folders listed against it. */
+const handlers = ['./src/events', './src/negotiate', './src/push'];
+const aboveHandlers = [...handlers, './src/app', './src/functions'];
 const layering = [
   // Nothing in src/ reaches into the local tooling; the deployed bundle is src/ alone.
   { target: './src', from: ['./dev', './emulator', './web', './bench', './test'] },
   // The protocol layer knows the wire and nothing else.
   {
     target: './src/protocol',
-    from: [
-      './src/http',
-      './src/events',
-      './src/negotiate',
-      './src/push',
-      './src/identity',
-      './src/service',
-      './src/app',
-      './src/functions',
-      './src/config.ts',
-    ],
+    from: [...aboveHandlers, './src/http', './src/identity', './src/service', './src/config.ts'],
   },
   // The shared HTTP shapes sit under every handler.
-  {
-    target: './src/http',
-    from: [
-      './src/events',
-      './src/negotiate',
-      './src/push',
-      './src/identity',
-      './src/service',
-      './src/app',
-      './src/functions',
-    ],
-  },
+  { target: './src/http', from: [...aboveHandlers, './src/identity', './src/service'] },
   // Identity and service access are used by handlers, never the reverse.
-  {
-    target: ['./src/identity', './src/service'],
-    from: ['./src/events', './src/negotiate', './src/push', './src/app', './src/functions'],
-  },
+  { target: ['./src/identity', './src/service'], from: aboveHandlers },
   // Handlers are host-agnostic and do not know the product's application code or the registrations.
-  { target: ['./src/events', './src/negotiate', './src/push'], from: ['./src/app', './src/functions'] },
+  { target: handlers, from: ['./src/app', './src/functions'] },
   { target: './src/app', from: ['./src/functions'] },
   // The emulator shares the wire knowledge and nothing else of src/.
   { target: './emulator', from: './src', except: ['./protocol'] },
