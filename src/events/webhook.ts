@@ -99,7 +99,8 @@ export function createWebhook(options: WebhookOptions): WebhookHandler {
       case 'connect': {
         requireJsonIfTyped(contentType);
         const body = parseConnectBody(await request.readBody(maxBodyBytes));
-        const outcome = await runHook('connect', log, event, () => hooks.connect?.({ ...body, context }));
+        let outcome = runHook('connect', log, event, () => hooks.connect?.({ ...body, context }));
+        if (outcome instanceof Promise) outcome = await outcome;
         if (outcome instanceof ConnectRejection) {
           log.warn('connect rejected by the application', { ...fieldsOf(event), status: outcome.status });
           if (body.mqtt) {
@@ -137,7 +138,8 @@ export function createWebhook(options: WebhookOptions): WebhookHandler {
             : dataType === 'json'
               ? { dataType, data: parseJson(raw, 'user event body') }
               : { dataType, data: raw };
-        const reply = await runHook('userEvent', log, event, () => hooks.userEvent?.({ ...data, context }));
+        let reply = runHook('userEvent', log, event, () => hooks.userEvent?.({ ...data, context }));
+        if (reply instanceof Promise) reply = await reply;
         const stateHeaders = stateHeaderIfChanged(state, event, log);
         if (reply === undefined) return { status: 204, headers: stateHeaders };
         let encoded: string | Uint8Array;
@@ -253,19 +255,27 @@ function hookFault(hook: string, error: unknown, event: EventHeaders, log: Logge
   );
 }
 
-/** Runs a blocking hook; a throw is the application's fault (500), with the details kept in the log. */
-async function runHook<T>(
+/**
+ * Runs a blocking hook; a throw is the application's fault (500), with the details kept in the log. A hook
+ * that answers synchronously is not wrapped in a promise: this is on every event's path.
+ */
+function runHook<T>(
   hook: string,
   log: Logger,
   event: EventHeaders,
   run: () => T | Promise<T>,
-): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
+): T | Promise<T> {
+  const fault = (error: unknown): never => {
     if (error instanceof ProblemError && error.status < 500) throw error;
     throw hookFault(hook, error, event, log);
+  };
+  let result: T | Promise<T>;
+  try {
+    result = run();
+  } catch (error) {
+    return fault(error);
   }
+  return result instanceof Promise ? result.catch(fault) : result;
 }
 
 /**

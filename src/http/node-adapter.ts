@@ -5,9 +5,11 @@ import type { CoreRequest, CoreResponse } from './types';
 
 /** Serves a core handler from a plain node:http server (benchmarks, containers, the emulator's tests). */
 export function fromIncomingMessage(req: IncomingMessage, baseUrl: string): CoreRequest {
+  const raw = req.headers;
   const headers: HeaderSource = {
     get(name) {
-      const value = req.headers[name.toLowerCase()];
+      // Node keys headers in lower case, and so do our callers: lowering is only the fallback.
+      const value = raw[name] ?? raw[name.toLowerCase()];
       if (value === undefined) return null;
       return Array.isArray(value) ? value.join(', ') : value;
     },

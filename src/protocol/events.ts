@@ -229,14 +229,25 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+function isStringArray(value: unknown): value is string[] {
+  if (!Array.isArray(value)) return false;
+  for (const item of value) if (typeof item !== 'string') return false;
+  return true;
+}
+
+/**
+ * A prototype-free copy, so a hook looking up a client-chosen name (`query[name]`) never reaches
+ * Object.prototype. Plain loops: this runs on every connect.
+ */
 function stringListMap(value: unknown, field: string): StringListMap {
-  if (value === undefined || value === null) return {};
+  const result = Object.create(null) as StringListMap;
+  if (value === undefined || value === null) return result;
   if (!isRecord(value)) throw invalidBody(`"${field}" must be an object of string arrays.`);
-  const result: StringListMap = Object.create(null) as StringListMap;
-  for (const [key, entry] of Object.entries(value)) {
+  for (const key in value) {
+    const entry = value[key];
     // A single string is what some producers send for a one-valued claim; it means the same thing.
     if (typeof entry === 'string') result[key] = [entry];
-    else if (Array.isArray(entry) && entry.every((item) => typeof item === 'string')) result[key] = entry;
+    else if (isStringArray(entry)) result[key] = entry;
     else throw invalidBody(`"${field}.${key}" must be a string or an array of strings.`);
   }
   return result;
@@ -244,7 +255,7 @@ function stringListMap(value: unknown, field: string): StringListMap {
 
 function stringList(value: unknown, field: string): string[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+  if (!isStringArray(value)) {
     throw invalidBody(`"${field}" must be an array of strings.`);
   }
   return value;

@@ -34,13 +34,22 @@ export function splitOrigins(header: string): string[] {
 export function createOriginPolicy(allowed: readonly string[]): OriginPolicy {
   const allowsAny = allowed.includes('*');
   const hosts = new Set(allowed.filter((entry) => entry !== '*').map(normalizeOriginHost));
+  // The service names itself the same way on every event: remember a few answers instead of re-parsing.
+  const recent = new Map<string, string | undefined>();
+  const decide = (requestOriginHeader: string): string | undefined => {
+    for (const origin of splitOrigins(requestOriginHeader)) {
+      if (allowsAny || hosts.has(normalizeOriginHost(origin))) return origin;
+    }
+    return undefined;
+  };
   return {
     allowsAny,
     match(requestOriginHeader) {
-      for (const origin of splitOrigins(requestOriginHeader)) {
-        if (allowsAny || hosts.has(normalizeOriginHost(origin))) return origin;
-      }
-      return undefined;
+      if (recent.has(requestOriginHeader)) return recent.get(requestOriginHeader);
+      const answer = decide(requestOriginHeader);
+      if (recent.size >= 16) recent.clear();
+      recent.set(requestOriginHeader, answer);
+      return answer;
     },
   };
 }
