@@ -1,0 +1,91 @@
+import type { TokenCredential } from '@azure/identity';
+import {
+  AzureKeyCredential,
+  WebPubSubServiceClient,
+  type WebPubSubServiceClientOptions,
+} from '@azure/web-pubsub';
+import type { ServiceConfig } from '../config';
+
+/**
+ * One `WebPubSubServiceClient` per hub for the life of the process, created on first use: the SDK client
+ * builds a pipeline and (keyless) a credential, which is too costly to repeat per request.
+ */
+export interface ServiceClients {
+  readonly mode: ServiceConfig['mode'];
+  readonly endpoint: URL;
+  forHub(hub: string): Promise<WebPubSubServiceClient>;
+}
+
+export interface ServiceClientsOptions {
+  /** Passed to every client (retries, time-outs); `allowInsecureConnection` is decided here. */
+  clientOptions?: WebPubSubServiceClientOptions;
+  /** Keyless mode: the credential to use instead of managed identity (tests, local development). */
+  credential?: TokenCredential;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/**
+ * The SDK refuses `http://` unless told otherwise. We allow it for loopback only, which is where the local
+ * emulator lives; an http endpoint anywhere else would send keys and tokens in clear text.
+ */
+export function allowsInsecureConnection(endpoint: URL): boolean {
+  return endpoint.protocol === 'http:' && LOOPBACK_HOSTS.has(endpoint.hostname.toLowerCase());
+}
+
+function endpointString(endpoint: URL): string {
+  // The SDK appends its own paths; a trailing slash would double it.
+  return endpoint.origin;
+}
+
+/** The credential for keyless mode; `@azure/identity` is loaded only here, so key mode never pays for it. */
+async function managedIdentity(clientId: string | undefined): Promise<TokenCredential> {
+  const { ManagedIdentityCredential } = await import('@azure/identity');
+  return clientId === undefined
+    ? new ManagedIdentityCredential()
+    : new ManagedIdentityCredential({ clientId });
+}
+
+export function createServiceClients(
+  config: ServiceConfig,
+  options: ServiceClientsOptions = {},
+): ServiceClients {
+  const clients = new Map<string, Promise<WebPubSubServiceClient>>();
+  const clientOptions: WebPubSubServiceClientOptions = {
+    ...options.clientOptions,
+    allowInsecureConnection: allowsInsecureConnection(config.endpoint),
+  };
+  let credential: Promise<TokenCredential> | undefined;
+
+  async function create(hub: string): Promise<WebPubSubServiceClient> {
+    if (config.mode === 'key') {
+      return new WebPubSubServiceClient(
+        endpointString(config.endpoint),
+        new AzureKeyCredential(config.accessKey),
+        hub,
+        clientOptions,
+      );
+    }
+    credential ??= options.credential
+      ? Promise.resolve(options.credential)
+      : managedIdentity(config.managedIdentityClientId);
+    return new WebPubSubServiceClient(endpointString(config.endpoint), await credential, hub, clientOptions);
+  }
+
+  return {
+    mode: config.mode,
+    endpoint: config.endpoint,
+    forHub(hub: string): Promise<WebPubSubServiceClient> {
+      // Hubs are case-insensitive in the service, so `Chat` and `chat` share one client.
+      const key = hub.toLowerCase();
+      let client = clients.get(key);
+      if (client === undefined) {
+        client = create(hub);
+        // A failed creation (identity not loadable) must not poison the cache for later requests.
+        client.catch(() => clients.delete(key));
+        clients.set(key, client);
+      }
+      return client;
+    },
+  };
+}
