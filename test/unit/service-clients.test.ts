@@ -1,0 +1,72 @@
+import type { TokenCredential } from '@azure/identity';
+import { WebPubSubServiceClient } from '@azure/web-pubsub';
+import { allowsInsecureConnection, createServiceClients } from '../../src/service/clients';
+
+const keyConfig = {
+  mode: 'key' as const,
+  endpoint: new URL('https://contoso.webpubsub.azure.com'),
+  accessKey: 'test-access-key',
+};
+
+describe('allowsInsecureConnection', () => {
+  it.each([
+    ['http://localhost:8080', true],
+    ['http://127.0.0.1:8080', true],
+    ['http://[::1]:8080', true],
+    ['http://LOCALHOST:8080', true],
+    ['https://localhost:8080', false],
+    ['http://contoso.webpubsub.azure.com', false],
+    ['http://10.0.0.4:8080', false],
+    ['http://localhost.evil.example', false],
+  ])('%s -> %s', (endpoint, expected) => {
+    expect(allowsInsecureConnection(new URL(endpoint))).toBe(expected);
+  });
+});
+
+describe('createServiceClients', () => {
+  it('creates one client per hub, shared by hub names that differ only in case', async () => {
+    const clients = createServiceClients(keyConfig);
+    const first = await clients.forHub('chat');
+    expect(first).toBeInstanceOf(WebPubSubServiceClient);
+    expect(first.hubName).toBe('chat');
+    expect(first.endpoint).toBe('https://contoso.webpubsub.azure.com');
+    await expect(clients.forHub('Chat')).resolves.toBe(first);
+    await expect(clients.forHub('other')).resolves.not.toBe(first);
+  });
+
+  it('signs client tokens with the configured key in key mode', async () => {
+    const client = await createServiceClients(keyConfig).forHub('chat');
+    const { token } = await client.getClientAccessToken({ userId: 'alice' });
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
+      aud: string;
+      sub: string;
+    };
+    expect(claims).toMatchObject({
+      aud: 'https://contoso.webpubsub.azure.com/client/hubs/chat',
+      sub: 'alice',
+    });
+  });
+
+  it('uses the given credential in keyless mode and asks it for the service scope', async () => {
+    const scopes: (string | string[])[] = [];
+    const credential: TokenCredential = {
+      getToken: (scope) => {
+        scopes.push(scope);
+        return Promise.resolve({ token: 'fake-entra-token', expiresOnTimestamp: Date.now() + 3_600_000 });
+      },
+    };
+    const clients = createServiceClients(
+      {
+        mode: 'keyless',
+        endpoint: new URL('https://contoso.webpubsub.azure.com'),
+        managedIdentityClientId: undefined,
+      },
+      // No retries: the unreachable host must fail fast, after the credential was asked.
+      { credential, clientOptions: { retryOptions: { maxRetries: 0 } } },
+    );
+    expect(clients.mode).toBe('keyless');
+    const client = await clients.forHub('chat');
+    await expect(client.getClientAccessToken({ userId: 'alice' })).rejects.toThrow();
+    expect(scopes.flat()).toContain('https://webpubsub.azure.com/.default');
+  });
+});
