@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     port,
     hostname: values.host,
     functionKey: values['function-key'],
+    devIssuer: true,
   });
 
   const width = Math.max(...host.functions.map((fn) => fn.name.length));
@@ -37,6 +38,12 @@ async function main(): Promise<void> {
     ),
     '',
     `  Health: ${host.url}/${host.routePrefix}/health`,
+    ...(host.devIssuer
+      ? [
+          `  Development issuer: ${host.devIssuer.issuer} (sign in: POST ${host.devIssuer.tokenEndpoint} {"sub":"alice"},`,
+          `    then GET ${host.url}/${host.routePrefix}/negotiate with Authorization: Bearer <access_token>)`,
+        ]
+      : []),
     host.appliedSettings.length > 0
       ? `  Settings from ${host.settingsFile ?? '-'}: ${host.appliedSettings.join(', ')}`
       : '  No settings applied from a local.settings file (the environment provides them).',

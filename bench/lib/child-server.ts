@@ -19,6 +19,8 @@ export interface StartOptions {
   /** Extra node flags, e.g. --cpu-prof for the server being profiled. */
   nodeArgs?: readonly string[];
   startTimeoutMs?: number;
+  /** The compiled server script, when it is not dist/bench/servers/<name>.js (a benchmark's own servers). */
+  script?: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -33,7 +35,7 @@ process.once('exit', () => {
  * never share a thread with the load generator. The child prints `{"port":n}` as its first stdout line.
  */
 export async function startChildServer(name: string, options: StartOptions = {}): Promise<ChildServer> {
-  const script = join(serversDir, `${name}.js`);
+  const script = options.script ?? join(serversDir, `${name}.js`);
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script], {
     // The IPC channel carries only CPU-usage queries between runs, never anything on the request path.
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],

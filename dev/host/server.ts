@@ -7,6 +7,7 @@ import Module from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import * as coreApi from './core-api';
+import { createDevIssuer, DEV_ISSUER_PATH, type DevIssuer } from './dev-issuer';
 import { compileRoute, matchRoute, type CompiledRoute } from './routes';
 import { applyLocalSettings, readHostJson } from './settings';
 
@@ -32,6 +33,11 @@ export interface LocalHostOptions {
   log?: (line: string) => void;
   /** Largest request body accepted, as the Functions host's limit (default 100 MB). */
   maxRequestBytes?: number;
+  /**
+   * Serve the development OpenID Connect issuer (dev-issuer.ts) under /.dev-issuer, and point
+   * NegotiateIssuer at it when nothing else set it. Local only: the deployed app has no such thing.
+   */
+  devIssuer?: boolean;
 }
 
 export interface HostedFunction {
@@ -49,6 +55,8 @@ export interface LocalHost {
   functions: HostedFunction[];
   settingsFile: string | undefined;
   appliedSettings: string[];
+  /** The development issuer, when enabled. */
+  devIssuer: { issuer: string; tokenEndpoint: string } | undefined;
   close(): Promise<void>;
 }
 
@@ -215,6 +223,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     await hook({ hookData: {}, appHookData: {} });
 
   const prefixSegments = routePrefix === '' ? [] : routePrefix.toLowerCase().split('/');
+  let devIssuer: DevIssuer | undefined;
 
   async function handle(req: IncomingMessage, res: ServerResponse, baseUrl: string): Promise<void> {
     const started = performance.now();
@@ -223,6 +232,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     let status = 0;
     let name = '-';
     try {
+      if (devIssuer && (url.pathname === DEV_ISSUER_PATH || url.pathname.startsWith(`${DEV_ISSUER_PATH}/`))) {
+        name = 'dev-issuer';
+        await devIssuer.handle(req, res, url);
+        status = res.statusCode;
+        return;
+      }
       const segments = url.pathname.replace(/^\/+/, '').split('/');
       const prefixMatches = prefixSegments.every((segment, i) => segments[i]?.toLowerCase() === segment);
       const rest = prefixMatches ? segments.slice(prefixSegments.length).join('/') : undefined;
@@ -310,6 +325,20 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const port = (server.address() as AddressInfo).port;
   const displayHost = hostname === '127.0.0.1' || hostname === '0.0.0.0' ? 'localhost' : hostname;
   const baseUrl = `http://${displayHost}:${port}`;
+  let issuerSetting: string | undefined;
+  if (options.devIssuer === true) {
+    // 127.0.0.1 rather than localhost: the app fetches the issuer's keys, and localhost may resolve to ::1.
+    const issuerHost = hostname === '0.0.0.0' || hostname === 'localhost' ? '127.0.0.1' : hostname;
+    devIssuer = createDevIssuer({
+      issuer: `http://${issuerHost.includes(':') ? `[${issuerHost}]` : issuerHost}:${port}${DEV_ISSUER_PATH}`,
+      defaultAudience: () => process.env.NegotiateAudience?.split(',')[0]?.trim(),
+    });
+    if (process.env.NegotiateIssuer === undefined) {
+      issuerSetting = devIssuer.issuer;
+      process.env.NegotiateIssuer = issuerSetting;
+      appliedSettings.push('NegotiateIssuer');
+    }
+  }
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res, baseUrl).catch((error: unknown) => {
       log(`local host error: ${error instanceof Error ? error.message : String(error)}`);
@@ -325,6 +354,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     routePrefix,
     settingsFile: options.applySettings === false ? undefined : settingsFile,
     appliedSettings,
+    devIssuer: devIssuer && { issuer: devIssuer.issuer, tokenEndpoint: devIssuer.tokenEndpoint },
     functions: functions.map((fn) => ({
       name: fn.name,
       route: fn.route.template,
@@ -339,6 +369,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         server.close(() => resolveClose());
         server.closeAllConnections();
       });
+      // The issuer was ours to set; another host (or a test) must not inherit a dead one.
+      if (issuerSetting !== undefined && process.env.NegotiateIssuer === issuerSetting) {
+        Reflect.deleteProperty(process.env, 'NegotiateIssuer');
+      }
     },
   };
 }

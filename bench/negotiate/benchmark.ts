@@ -1,0 +1,298 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { startChildServer, type ChildServer } from '../lib/child-server';
+import { runLoad, type LoadRequest, type LoadResult } from '../lib/load';
+import { median } from '../lib/stats';
+import type { Benchmark, BenchContext, BenchOutcome, BenchRow } from '../types';
+import {
+  AUDIENCE,
+  ENDPOINT,
+  ENV_ISSUER,
+  ENV_JWKS,
+  GROUP,
+  HUB,
+  NEGOTIATE_PATH,
+  ROLES,
+  type NegotiateAnswer,
+} from './fixture';
+
+const SERVERS = ['floor', 'sample', 'ours', 'ours-uncached'] as const;
+type ServerName = (typeof SERVERS)[number];
+
+interface Sample extends LoadResult {
+  cpuUsPerRequest: number;
+}
+
+// As for the webhook: 20 connections keep the server's core and autocannon's core busy on 2 cores.
+const DEFAULT_CONNECTIONS = 20;
+
+interface Plan {
+  warmupSeconds: number;
+  rounds: number;
+  roundSeconds: number;
+}
+
+// 4 servers × (2 s warm-up + 4 rounds × 3 s) = 56 s of load, plus ~3 s to make keys and caller tokens.
+const FULL: Plan = { warmupSeconds: 2, rounds: 4, roundSeconds: 3 };
+const QUICK: Plan = { warmupSeconds: 1, rounds: 1, roundSeconds: 2 };
+
+// Distinct signed-in callers, each presenting its own token again and again, as browsers do on every
+// connect and reconnect; fewer than our verified-token cache holds, as on an instance with that many users.
+const CALLERS = 1000;
+
+const WORKLOAD = `GET ${NEGOTIATE_PATH}?groups=${GROUP}, RS256 bearer tokens of ${CALLERS} callers in rotation, key mode`;
+
+export const negotiateBenchmark: Benchmark = {
+  name: 'negotiate',
+  description:
+    'negotiate requests/s: a bare node:http floor (verify + sign, cached keys), the usual getClientAccessToken sample, and ours',
+  run: runNegotiateBenchmark,
+};
+
+interface Issuer {
+  issuer: string;
+  jwks: string;
+  tokens: string[];
+  forged: string;
+  close(): Promise<void>;
+}
+
+/** The callers' OpenID Connect issuer: keys made here with jose, served over loopback HTTP for discovery. */
+async function startIssuer(): Promise<Issuer> {
+  const jose = await import('jose');
+  const { privateKey, publicKey } = await jose.generateKeyPair('RS256');
+  const jwks = JSON.stringify({
+    keys: [{ ...(await jose.exportJWK(publicKey)), kid: 'bench-key', alg: 'RS256', use: 'sig' }],
+  });
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/.well-known/openid-configuration') {
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ issuer, jwks_uri: `${issuer}/keys` }));
+    } else if (req.url === '/keys') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(jwks);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const now = Math.floor(Date.now() / 1000);
+  const tokens = await Promise.all(
+    Array.from({ length: CALLERS }, (_, i) =>
+      new jose.SignJWT({ name: `User ${i}` })
+        .setProtectedHeader({ alg: 'RS256', kid: 'bench-key', typ: 'JWT' })
+        .setIssuer(issuer)
+        .setAudience(AUDIENCE)
+        .setSubject(`user-${i}`)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 2 * 3600)
+        .sign(privateKey),
+    ),
+  );
+  const [head, body] = (tokens[0] as string).split('.');
+  return {
+    issuer,
+    jwks,
+    tokens,
+    forged: `${head}.${body}.${'A'.repeat(342)}`,
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+async function runNegotiateBenchmark(context: BenchContext): Promise<BenchOutcome> {
+  const plan = context.quick ? QUICK : FULL;
+  const connections = context.connections ?? DEFAULT_CONNECTIONS;
+  const issuer = await startIssuer();
+  let servers: Record<ServerName, ChildServer> | undefined;
+  const samples: Record<ServerName, Sample[]> = { floor: [], sample: [], ours: [], 'ours-uncached': [] };
+  try {
+    // Children inherit the environment at spawn: the issuer's address and public keys, nothing secret.
+    process.env[ENV_ISSUER] = issuer.issuer;
+    process.env[ENV_JWKS] = issuer.jwks;
+    servers = await startServers(context);
+    for (const name of SERVERS) await verify(servers[name], issuer);
+    context.log(`negotiate: every server answers correctly; warming up ${plan.warmupSeconds} s each`);
+    for (const name of SERVERS) await load(servers[name], issuer, connections, plan.warmupSeconds);
+    for (let round = 0; round < plan.rounds; round++) {
+      const order = SERVERS.map((_, i) => SERVERS[(i + round) % SERVERS.length] as ServerName);
+      const line: string[] = [];
+      for (const name of order) {
+        const result = await load(servers[name], issuer, connections, plan.roundSeconds);
+        samples[name].push(result);
+        line.push(
+          `${name} ${Math.round(result.requestsPerSecond)}/s p99 ${result.p99Ms} ms ` +
+            `${result.cpuUsPerRequest.toFixed(1)} µs CPU/req`,
+        );
+      }
+      context.log(`negotiate: round ${round + 1}/${plan.rounds}: ${line.join(', ')}`);
+    }
+  } finally {
+    Reflect.deleteProperty(process.env, ENV_ISSUER);
+    Reflect.deleteProperty(process.env, ENV_JWKS);
+    const running = servers;
+    if (running) await Promise.all(SERVERS.map((name) => running[name].close()));
+    await issuer.close();
+  }
+
+  const rps = (name: ServerName): number => median(samples[name].map((s) => s.requestsPerSecond));
+  const p99 = (name: ServerName): number => median(samples[name].map((s) => s.p99Ms));
+  const cpu = (name: ServerName): number => median(samples[name].map((s) => s.cpuUsPerRequest));
+  const workload = `${WORKLOAD}, ${connections} connections, median of ${plan.rounds} × ${plan.roundSeconds} s`;
+  const floor = { name: 'floor', value: rps('floor') };
+  const sample = { name: 'sample', value: rps('sample') };
+  const base = { benchmark: 'negotiate', workload, unit: 'req/s' };
+  const row = (name: ServerName, label: string): BenchRow => ({
+    ...base,
+    name: label,
+    value: rps(name),
+    p99Ms: p99(name),
+    cpuUsPerRequest: cpu(name),
+  });
+  const rows: BenchRow[] = [
+    row('floor', 'floor (node:http, RS256 verify + HS256 sign, keys cached)'),
+    {
+      ...row('sample', 'sample (getClientAccessToken, userId from the query, nothing verified)'),
+      baseline: floor,
+      ratio: sample.value / floor.value,
+      reference: '~560 µs CPU per token measured elsewhere',
+    },
+    {
+      ...row('ours', 'ours vs floor (bearer verified, policy, CORS)'),
+      baseline: floor,
+      ratio: rps('ours') / floor.value,
+      target: { atLeast: 0.5 },
+    },
+    {
+      ...row('ours', 'ours vs sample'),
+      baseline: sample,
+      ratio: rps('ours') / sample.value,
+      target: { atLeast: 10 },
+    },
+    {
+      ...row('ours-uncached', 'ours, every caller token verified afresh (no cache), vs floor'),
+      baseline: floor,
+      ratio: rps('ours-uncached') / floor.value,
+      target: { atLeast: 0.5 },
+    },
+  ];
+  return { rows, details: { plan, connections, callers: CALLERS, samples } };
+}
+
+async function startServers(context: BenchContext): Promise<Record<ServerName, ChildServer>> {
+  const started = await Promise.allSettled(
+    SERVERS.map((name) =>
+      startChildServer(name, {
+        script: join(__dirname, 'servers', `${name}.js`),
+        nodeArgs: context.profile.has(name)
+          ? [
+              '--cpu-prof',
+              `--cpu-prof-dir=${context.outputDir}/profiles`,
+              `--cpu-prof-name=negotiate-${name}.cpuprofile`,
+            ]
+          : [],
+      }),
+    ),
+  );
+  const failed = started.find((outcome) => outcome.status === 'rejected');
+  if (failed) {
+    await Promise.all(
+      started.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value.close() : Promise.resolve())),
+    );
+    throw failed.reason;
+  }
+  const byName = {} as Record<ServerName, ChildServer>;
+  SERVERS.forEach((name, i) => {
+    byName[name] = (started[i] as PromiseFulfilledResult<ChildServer>).value;
+  });
+  return byName;
+}
+
+function request(token: string, userId: string): LoadRequest {
+  return {
+    method: 'GET',
+    path: `${NEGOTIATE_PATH}?groups=${GROUP}&userId=${userId}`,
+    headers: { authorization: `Bearer ${token}` },
+    body: '',
+  };
+}
+
+let next = 0;
+
+async function load(
+  server: ChildServer,
+  issuer: Issuer,
+  connections: number,
+  seconds: number,
+): Promise<Sample> {
+  const cpuBefore = await server.cpuMicros();
+  const result = await runLoad({
+    url: server.url,
+    requests: [request(issuer.tokens[0] as string, 'user-0')],
+    // Each request is the next caller's; the sample, which trusts the query, is told the same user id.
+    setupRequest: () => {
+      const i = next++ % issuer.tokens.length;
+      return request(issuer.tokens[i] as string, `user-${i}`);
+    },
+    connections,
+    durationSeconds: seconds,
+    expectStatuses: [200],
+  });
+  const cpuUsPerRequest = ((await server.cpuMicros()) - cpuBefore) / result.completed;
+  return { ...result, cpuUsPerRequest };
+}
+
+async function send(
+  server: ChildServer,
+  token: string,
+  userId: string,
+): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${server.url}${NEGOTIATE_PATH}?groups=${GROUP}&userId=${userId}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+/** A server that answers wrongly (or skips the verification it claims) would make its figure meaningless. */
+async function verify(server: ChildServer, issuer: Issuer): Promise<void> {
+  const fail = (what: string, answer: { status: number; text: string }): never => {
+    throw new Error(
+      `negotiate: server ${server.name} ${what}: ${answer.status} ${JSON.stringify(answer.text.slice(0, 300))}`,
+    );
+  };
+  const token = issuer.tokens[7] as string;
+  const answer = await send(server, token, server.name === 'sample' ? 'user-7' : 'mallory');
+  if (answer.status !== 200) fail('did not negotiate', answer);
+  const body = JSON.parse(answer.text) as NegotiateAnswer;
+  const clientToken = new URL(body.url).searchParams.get('access_token') ?? '';
+  const claims = JSON.parse(
+    Buffer.from(clientToken.split('.')[1] ?? '', 'base64url').toString('utf8'),
+  ) as Record<string, unknown>;
+  const expected = {
+    sub: 'user-7',
+    aud: `${ENDPOINT}/client/hubs/${HUB}`,
+    role: JSON.stringify(ROLES),
+    group: JSON.stringify([GROUP]),
+  };
+  if (
+    claims.sub !== expected.sub ||
+    claims.aud !== expected.aud ||
+    JSON.stringify(claims.role) !== expected.role ||
+    JSON.stringify(claims['webpubsub.group']) !== expected.group ||
+    body.userId !== 'user-7'
+  ) {
+    fail(`issued other claims than ${JSON.stringify(expected)}`, answer);
+  }
+  if (server.name !== 'sample') {
+    // The comparison is only fair if verification is really on: a forged signature must be refused.
+    const refused = await send(server, issuer.forged, 'user-0');
+    if (refused.status !== 401) fail('accepted a forged caller token', refused);
+  }
+}

@@ -1,0 +1,3 @@
+import { serveOurs } from './ours-server';
+
+serveOurs(true);

@@ -1,0 +1,11 @@
+import { app } from '@azure/functions';
+import { negotiateFunction } from './runtime/negotiate-handlers';
+
+// Client access URLs for browsers: anonymous at the platform level because the caller is a browser, not a
+// holder of a function key; the identity chain inside is the gate. OPTIONS answers CORS preflights.
+app.http('negotiate', {
+  route: 'negotiate',
+  methods: ['GET', 'POST', 'OPTIONS'],
+  authLevel: 'anonymous',
+  handler: negotiateFunction,
+});

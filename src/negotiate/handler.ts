@@ -1,0 +1,84 @@
+import type { Identify } from '../identity/caller';
+import { problemResponse } from '../http/problem';
+import type { CoreRequest, CoreResponse, Logger } from '../http/types';
+import { ProblemError } from '../protocol/errors';
+import type { CorsPolicy } from './cors';
+import type { NegotiatePolicy } from './policy';
+import type { ClientTokenIssuer } from './types';
+
+export interface NegotiateDependencies {
+  identify: Identify;
+  policy: NegotiatePolicy;
+  issuer: ClientTokenIssuer;
+  cors: CorsPolicy;
+}
+
+export type NegotiateHandler = (request: CoreRequest, log: Logger) => Promise<CoreResponse>;
+
+/** The body of a successful negotiate. */
+export interface NegotiateResult {
+  url: string;
+  baseUrl: string;
+  token: string;
+  /** ISO 8601. */
+  expiresOn: string;
+  userId: string;
+  hub: string;
+  groups: string[];
+  roles: string[];
+}
+
+const NO_STORE = { 'cache-control': 'no-store' };
+
+/**
+ * `GET|POST /api/negotiate[?hub=][&groups=a,b][&protocol=default|mqtt|socketio]`: a verified caller gets a
+ * client access URL carrying exactly what policy grants. Order matters: the caller is identified before the
+ * query is even looked at, so an anonymous prober learns nothing about hubs or groups. The answer (a
+ * bearer credential) is never cached, and errors carry CORS headers so an allowed page can read the reason.
+ * POST takes the same query parameters; its body is not read.
+ */
+export function createNegotiateHandler(deps: NegotiateDependencies): NegotiateHandler {
+  return async (request, log) => {
+    if (request.method === 'OPTIONS') return deps.cors.preflight(request.headers);
+    const cors = deps.cors.headersFor(request.headers.get('origin'));
+    try {
+      if (request.method !== 'GET' && request.method !== 'POST') {
+        throw new ProblemError(405, 'method-not-allowed', 'Method not allowed', 'Use GET or POST.', {
+          allow: 'GET, POST, OPTIONS',
+        });
+      }
+      const caller = await deps.identify(request.headers);
+      const grant = deps.policy.decide(new URL(request.url).searchParams, caller);
+      const issued = await deps.issuer.issue(grant, log);
+      log.info('client access token issued', {
+        via: caller.via,
+        hub: grant.hub,
+        protocol: grant.protocol,
+        groups: grant.groups.length,
+        roles: grant.roles.length,
+      });
+      const result: NegotiateResult = {
+        url: issued.url,
+        baseUrl: issued.baseUrl,
+        token: issued.token,
+        expiresOn: issued.expiresOn.toISOString(),
+        userId: grant.userId,
+        hub: grant.hub,
+        groups: grant.groups,
+        roles: grant.roles,
+      };
+      return {
+        status: 200,
+        headers: { ...cors, 'content-type': 'application/json; charset=utf-8', ...NO_STORE },
+        body: JSON.stringify(result),
+      };
+    } catch (error) {
+      if (error instanceof ProblemError && error.status < 500) {
+        // Refusals are logged by their code; the request's credentials and query never are.
+        log.warn('negotiate refused', { status: error.status, code: error.code });
+      }
+      const response = problemResponse(error, log);
+      return { ...response, headers: { ...cors, ...response.headers, ...NO_STORE } };
+    }
+  };
+}
