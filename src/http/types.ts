@@ -9,6 +9,8 @@ export interface CoreRequest {
   /** Absolute URL, query included. */
   readonly url: string;
   readonly headers: HeaderSource;
+  /** Route parameters, percent-decoded, when the host matched a route template (Functions: request.params). */
+  readonly params?: Readonly<Record<string, string>>;
   /** Reads the whole body; rejects with a 413 problem past maxBytes, without buffering the excess. */
   readBody(maxBytes: number): Promise<Uint8Array>;
 }

@@ -8,6 +8,7 @@ export function toCoreRequest(request: HttpRequest): CoreRequest {
     method: request.method,
     url: request.url,
     headers: request.headers,
+    params: request.params,
     readBody: (maxBytes) => readLimited(request, maxBytes),
   };
 }
