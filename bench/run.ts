@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from './lib/paths';
 import { ratioMeetsTarget, type Benchmark, type BenchContext, type BenchRow } from './types';
+import { emulatorBenchmark } from './emulator/benchmark';
+import { negotiateBenchmark } from './negotiate/benchmark';
 import { webhookBenchmark } from './webhook/benchmark';
 
 /** Every benchmark, in table order. A new one (negotiate, emulator fan-out, cold start) is one more entry. */
-const BENCHMARKS: readonly Benchmark[] = [webhookBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [webhookBenchmark, negotiateBenchmark, emulatorBenchmark];
 
 const USAGE = `Usage: npm run bench -- [--only <name>[,<name>]] [--quick] [--connections <n>] [--profile <server>]
 
