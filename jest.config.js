@@ -3,6 +3,9 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // Tests over the compiled ARM template need the Bicep compiler (.NET, restored from NuGet): `npm run check:infra`
+  // runs them; `npm test` stays Node alone.
+  testPathIgnorePatterns: ['/node_modules/', '\\.arm\\.test\\.ts$'],
   // Type checking is its own step (npm run typecheck); swc only strips types, which keeps the suite fast.
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
