@@ -3,6 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { startChildServer, type ChildServer } from '../lib/child-server';
+import { interleavedRounds, type Plan as RoundPlan } from '../lib/rounds';
 import { median } from '../lib/stats';
 import type { Benchmark, BenchContext, BenchOutcome, BenchRow } from '../types';
 import {
@@ -27,10 +28,7 @@ const CLIENT_PROCESSES = 2;
 const WINDOW = 8;
 const RELIABLE_ACK_EVERY = 100;
 
-interface Plan {
-  warmupSeconds: number;
-  rounds: number;
-  roundSeconds: number;
+interface Plan extends RoundPlan {
   pacedBroadcasts: number;
 }
 
@@ -262,7 +260,7 @@ async function tearDown(targets: Record<TargetName, Target> | undefined): Promis
 async function runFanOut(context: BenchContext): Promise<BenchOutcome> {
   const plan = context.quick ? QUICK : FULL;
   let targets: Record<TargetName, Target> | undefined;
-  const samples: Record<TargetName, Sample[]> = { bare: [], json: [], reliable: [] };
+  let samples: Record<TargetName, Sample[]>;
   const latencies: Record<TargetName, number[]> = { bare: [], json: [], reliable: [] };
   try {
     targets = await setUp(context);
@@ -270,18 +268,15 @@ async function runFanOut(context: BenchContext): Promise<BenchOutcome> {
     context.log(
       `emulator: every client got the expected frame; ${plan.rounds} rounds of ${plan.roundSeconds} s`,
     );
-    for (let round = 0; round < plan.rounds; round++) {
-      const order = TARGETS.map((_, i) => TARGETS[(i + round) % TARGETS.length] as TargetName);
-      const line: string[] = [];
-      for (const name of order) {
-        const sample = await throughput(targets[name], plan.roundSeconds);
-        samples[name].push(sample);
-        line.push(
-          `${name} ${Math.round(sample.messagesPerSecond)} msg/s (${sample.cpuUsPerBroadcast.toFixed(0)} µs CPU/broadcast)`,
-        );
-      }
-      context.log(`emulator: round ${round + 1}/${plan.rounds}: ${line.join(', ')}`);
-    }
+    const running = targets;
+    samples = await interleavedRounds({
+      names: TARGETS,
+      rounds: plan.rounds,
+      measure: (name) => throughput(running[name], plan.roundSeconds),
+      describe: (name, sample) =>
+        `${name} ${Math.round(sample.messagesPerSecond)} msg/s (${sample.cpuUsPerBroadcast.toFixed(0)} µs CPU/broadcast)`,
+      log: (round, line) => context.log(`emulator: round ${round + 1}/${plan.rounds}: ${line}`),
+    });
     for (const name of TARGETS) latencies[name] = await paced(targets[name], plan.pacedBroadcasts);
   } finally {
     await tearDown(targets);

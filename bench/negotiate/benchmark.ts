@@ -2,8 +2,15 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { startChildServer, type ChildServer } from '../lib/child-server';
-import { runLoad, type LoadRequest, type LoadResult } from '../lib/load';
+import type { ChildServer } from '../lib/child-server';
+import { runLoad, type LoadRequest } from '../lib/load';
+import {
+  describeHttpSample,
+  interleavedRounds,
+  startChildServers,
+  type HttpSample,
+  type Plan,
+} from '../lib/rounds';
 import { median } from '../lib/stats';
 import type { Benchmark, BenchContext, BenchOutcome, BenchRow } from '../types';
 import {
@@ -21,18 +28,8 @@ import {
 const SERVERS = ['floor', 'sample', 'ours', 'ours-uncached'] as const;
 type ServerName = (typeof SERVERS)[number];
 
-interface Sample extends LoadResult {
-  cpuUsPerRequest: number;
-}
-
 // As for the webhook: 20 connections keep the server's core and autocannon's core busy on 2 cores.
 const DEFAULT_CONNECTIONS = 20;
-
-interface Plan {
-  warmupSeconds: number;
-  rounds: number;
-  roundSeconds: number;
-}
 
 // 4 servers × (2 s warm-up + 4 rounds × 3 s) = 56 s of load, plus ~3 s to make keys and caller tokens.
 const FULL: Plan = { warmupSeconds: 2, rounds: 4, roundSeconds: 3 };
@@ -112,28 +109,26 @@ async function runNegotiateBenchmark(context: BenchContext): Promise<BenchOutcom
   const connections = context.connections ?? DEFAULT_CONNECTIONS;
   const issuer = await startIssuer();
   let servers: Record<ServerName, ChildServer> | undefined;
-  const samples: Record<ServerName, Sample[]> = { floor: [], sample: [], ours: [], 'ours-uncached': [] };
+  let samples: Record<ServerName, HttpSample[]>;
   try {
     // Children inherit the environment at spawn: the issuer's address and public keys, nothing secret.
     process.env[ENV_ISSUER] = issuer.issuer;
     process.env[ENV_JWKS] = issuer.jwks;
-    servers = await startServers(context);
+    servers = await startChildServers(context, SERVERS, (name) => ({
+      script: join(__dirname, 'servers', `${name}.js`),
+      profileName: `negotiate-${name}.cpuprofile`,
+    }));
     for (const name of SERVERS) await verify(servers[name], issuer);
     context.log(`negotiate: every server answers correctly; warming up ${plan.warmupSeconds} s each`);
     for (const name of SERVERS) await load(servers[name], issuer, connections, plan.warmupSeconds);
-    for (let round = 0; round < plan.rounds; round++) {
-      const order = SERVERS.map((_, i) => SERVERS[(i + round) % SERVERS.length] as ServerName);
-      const line: string[] = [];
-      for (const name of order) {
-        const result = await load(servers[name], issuer, connections, plan.roundSeconds);
-        samples[name].push(result);
-        line.push(
-          `${name} ${Math.round(result.requestsPerSecond)}/s p99 ${result.p99Ms} ms ` +
-            `${result.cpuUsPerRequest.toFixed(1)} µs CPU/req`,
-        );
-      }
-      context.log(`negotiate: round ${round + 1}/${plan.rounds}: ${line.join(', ')}`);
-    }
+    const running = servers;
+    samples = await interleavedRounds({
+      names: SERVERS,
+      rounds: plan.rounds,
+      measure: (name) => load(running[name], issuer, connections, plan.roundSeconds),
+      describe: describeHttpSample,
+      log: (round, line) => context.log(`negotiate: round ${round + 1}/${plan.rounds}: ${line}`),
+    });
   } finally {
     Reflect.deleteProperty(process.env, ENV_ISSUER);
     Reflect.deleteProperty(process.env, ENV_JWKS);
@@ -186,35 +181,6 @@ async function runNegotiateBenchmark(context: BenchContext): Promise<BenchOutcom
   return { rows, details: { plan, connections, callers: CALLERS, samples } };
 }
 
-async function startServers(context: BenchContext): Promise<Record<ServerName, ChildServer>> {
-  const started = await Promise.allSettled(
-    SERVERS.map((name) =>
-      startChildServer(name, {
-        script: join(__dirname, 'servers', `${name}.js`),
-        nodeArgs: context.profile.has(name)
-          ? [
-              '--cpu-prof',
-              `--cpu-prof-dir=${context.outputDir}/profiles`,
-              `--cpu-prof-name=negotiate-${name}.cpuprofile`,
-            ]
-          : [],
-      }),
-    ),
-  );
-  const failed = started.find((outcome) => outcome.status === 'rejected');
-  if (failed) {
-    await Promise.all(
-      started.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value.close() : Promise.resolve())),
-    );
-    throw failed.reason;
-  }
-  const byName = {} as Record<ServerName, ChildServer>;
-  SERVERS.forEach((name, i) => {
-    byName[name] = (started[i] as PromiseFulfilledResult<ChildServer>).value;
-  });
-  return byName;
-}
-
 function request(token: string, userId: string): LoadRequest {
   return {
     method: 'GET',
@@ -231,7 +197,7 @@ async function load(
   issuer: Issuer,
   connections: number,
   seconds: number,
-): Promise<Sample> {
+): Promise<HttpSample> {
   const cpuBefore = await server.cpuMicros();
   const result = await runLoad({
     url: server.url,

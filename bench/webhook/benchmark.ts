@@ -1,6 +1,13 @@
 import { isDeepStrictEqual } from 'node:util';
-import { startChildServer, type ChildServer } from '../lib/child-server';
-import { runLoad, type LoadRequest, type LoadResult } from '../lib/load';
+import type { ChildServer } from '../lib/child-server';
+import { runLoad, type LoadRequest } from '../lib/load';
+import {
+  describeHttpSample,
+  interleavedRounds,
+  startChildServers,
+  type HttpSample,
+  type Plan,
+} from '../lib/rounds';
 import { median } from '../lib/stats';
 import type { Benchmark, BenchContext, BenchOutcome, BenchRow } from '../types';
 import {
@@ -17,19 +24,9 @@ import {
 const SERVERS = ['floor', 'express', 'ours'] as const;
 type ServerName = (typeof SERVERS)[number];
 
-interface Sample extends LoadResult {
-  cpuUsPerRequest: number;
-}
-
 // 20 connections keep both the server's core and autocannon's core busy on a 2-core machine; many more
 // only lengthen queues (and p99) without adding throughput.
 const DEFAULT_CONNECTIONS = 20;
-
-interface Plan {
-  warmupSeconds: number;
-  rounds: number;
-  roundSeconds: number;
-}
 
 // 3 servers × (2 s warm-up + 5 rounds × 3 s) ≈ 51 s of load, inside the 40–60 s budget.
 const FULL: Plan = { warmupSeconds: 2, rounds: 5, roundSeconds: 3 };
@@ -46,26 +43,19 @@ export const webhookBenchmark: Benchmark = {
 async function runWebhookBenchmark(context: BenchContext): Promise<BenchOutcome> {
   const plan = context.quick ? QUICK : FULL;
   const connections = context.connections ?? DEFAULT_CONNECTIONS;
-  const servers = await startServers(context);
-  const samples: Record<ServerName, Sample[]> = { floor: [], express: [], ours: [] };
+  const servers = await startChildServers(context, SERVERS);
+  let samples: Record<ServerName, HttpSample[]>;
   try {
     for (const name of SERVERS) await verify(servers[name]);
     context.log(`webhook: every server answers the mix correctly; warming up ${plan.warmupSeconds} s each`);
     for (const name of SERVERS) await load(servers[name], connections, plan.warmupSeconds);
-    for (let round = 0; round < plan.rounds; round++) {
-      // Rotating who goes first spreads any drift of the machine (thermal, neighbours) over all three.
-      const order = SERVERS.map((_, i) => SERVERS[(i + round) % SERVERS.length] as ServerName);
-      const line: string[] = [];
-      for (const name of order) {
-        const result = await load(servers[name], connections, plan.roundSeconds);
-        samples[name].push(result);
-        line.push(
-          `${name} ${Math.round(result.requestsPerSecond)}/s p99 ${result.p99Ms} ms ` +
-            `${result.cpuUsPerRequest.toFixed(1)} µs CPU/req`,
-        );
-      }
-      context.log(`webhook: round ${round + 1}/${plan.rounds}: ${line.join(', ')}`);
-    }
+    samples = await interleavedRounds({
+      names: SERVERS,
+      rounds: plan.rounds,
+      measure: (name) => load(servers[name], connections, plan.roundSeconds),
+      describe: describeHttpSample,
+      log: (round, line) => context.log(`webhook: round ${round + 1}/${plan.rounds}: ${line}`),
+    });
   } finally {
     await Promise.all(SERVERS.map((name) => servers[name].close()));
   }
@@ -120,33 +110,6 @@ async function runWebhookBenchmark(context: BenchContext): Promise<BenchOutcome>
   return { rows, details: { plan, connections, samples } };
 }
 
-async function startServers(context: BenchContext): Promise<Record<ServerName, ChildServer>> {
-  const started = await Promise.allSettled(
-    SERVERS.map((name) =>
-      startChildServer(name, {
-        nodeArgs: context.profile.has(name)
-          ? [
-              '--cpu-prof',
-              `--cpu-prof-dir=${context.outputDir}/profiles`,
-              `--cpu-prof-name=${name}.cpuprofile`,
-            ]
-          : [],
-      }),
-    ),
-  );
-  const failed = started.find((outcome) => outcome.status === 'rejected');
-  if (failed) {
-    await Promise.all(
-      started.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value.close() : Promise.resolve())),
-    );
-    throw failed.reason;
-  }
-  const [floor, express, ours] = started.map(
-    (outcome) => (outcome as PromiseFulfilledResult<ChildServer>).value,
-  );
-  return { floor, express, ours } as Record<ServerName, ChildServer>;
-}
-
 const POOL = signedConnections(50_000);
 let nextConnection = 0;
 
@@ -167,7 +130,7 @@ function rotateConnections(request: LoadRequest, context: Record<string, unknown
   };
 }
 
-async function load(server: ChildServer, connections: number, seconds: number): Promise<Sample> {
+async function load(server: ChildServer, connections: number, seconds: number): Promise<HttpSample> {
   const cpuBefore = await server.cpuMicros();
   const result = await runLoad({
     url: server.url,
