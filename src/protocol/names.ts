@@ -7,16 +7,15 @@ export function isValidHubName(name: string): boolean {
   return HUB_PATTERN.test(name);
 }
 
+/** One rule for every group name we accept or emit: the connect response, negotiate, push, the emulator. */
 export function isValidGroupName(name: string): boolean {
-  return name.length >= 1 && name.length <= MAX_GROUP_NAME_LENGTH && name.trim().length > 0;
+  return groupNameProblem(name) === undefined;
 }
 
 /** Hubs compare case-insensitively, as the service and both official handler libraries do. */
 export function normalizeHubName(name: string): string {
   return name.toLowerCase();
 }
-
-// --- Push and management API (issue 4): the data plane's rules for every name a REST call carries. ---
 
 /** Why a hub name breaks the REST spec's pattern, or undefined when it is valid. */
 export function hubNameProblem(name: string): string | undefined {

@@ -137,6 +137,13 @@ describe('names', () => {
     expect(isValidGroupName('')).toBe(false);
     expect(isValidGroupName(' \t')).toBe(false);
   });
+  // The REST spec's pattern `^(?!\s+$).+$`: its `.` matches no line terminator.
+  it.each(['a\nb', 'a\r', '\u2028x', 'x\u2029'])('%j is not a valid group', (group) => {
+    expect(isValidGroupName(group)).toBe(false);
+  });
+  it('a connect response naming a group with a line break is refused', () => {
+    expect(() => connectResponseBody({ groups: ['room\nadmin'] }, [])).toThrow(/group/);
+  });
 });
 
 describe('webhook origins', () => {
