@@ -1,4 +1,4 @@
-import { createDefaultHooks } from '../../app/default-hooks';
+import { createAppHooks } from '../../app';
 import { getConfig, type Config } from '../../config';
 import {
   bearerAuthenticator,
@@ -34,7 +34,7 @@ export function buildWebhook(config: Config): WebhookHandler {
     hubs: config.hubs,
     origins: createOriginPolicy(config.webhookOrigins),
     authenticators: webhookAuthenticators(config),
-    hooks: createDefaultHooks(),
+    hooks: createAppHooks(config),
     maxBodyBytes: config.maxEventBytes,
     maxStateBytes: config.maxStateBytes,
   });
