@@ -10,6 +10,7 @@ import * as coreApi from './core-api';
 import { createDevIssuer, DEV_ISSUER_PATH, type DevIssuer } from './dev-issuer';
 import { compileRoute, matchRoute, type CompiledRoute } from './routes';
 import { applyLocalSettings, readHostJson } from './settings';
+import { serveStatic, type StaticFilesOptions } from './static';
 
 export interface LocalHostOptions {
   /** Folder with host.json, local.settings.json and package.json. */
@@ -38,6 +39,11 @@ export interface LocalHostOptions {
    * NegotiateIssuer at it when nothing else set it. Local only: the deployed app has no such thing.
    */
   devIssuer?: boolean;
+  /**
+   * Static files (the demo page) for GET and HEAD on paths outside the route prefix that no function serves;
+   * never under /<routePrefix>/ or /.dev-issuer/. Local only, like the issuer.
+   */
+  staticFiles?: StaticFilesOptions;
 }
 
 export interface HostedFunction {
@@ -251,6 +257,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
             break;
           }
         }
+      }
+      if (!target && options.staticFiles && rest === undefined && (method === 'GET' || method === 'HEAD')) {
+        name = 'static';
+        status = await serveStatic(options.staticFiles, url.pathname, method, res);
+        return;
       }
       if (!target) {
         status = 404;
