@@ -25,6 +25,8 @@ const layering = [
   { target: './src/app', from: ['./src/functions'] },
   // The emulator shares the wire knowledge and nothing else of src/.
   { target: './emulator', from: './src', except: ['./protocol'] },
+  // The demo page is a browser bundle: it talks to the app over HTTP and WebSocket only.
+  { target: './web', from: ['./src', './emulator', './dev', './bench', './test'] },
 ];
 
 export default tseslint.config(

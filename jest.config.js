@@ -5,7 +5,8 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   // Tests over the compiled ARM template need the Bicep compiler (.NET, restored from NuGet): `npm run check:infra`
   // runs them; `npm test` stays Node alone.
-  testPathIgnorePatterns: ['/node_modules/', '\\.arm\\.test\\.ts$'],
+  // The demo page's tests drive Chromium: `npm run test:browser` (jest.browser.config.js) runs them.
+  testPathIgnorePatterns: ['/node_modules/', '\\.arm\\.test\\.ts$', '<rootDir>/test/browser/'],
   // Type checking is its own step (npm run typecheck); swc only strips types, which keeps the suite fast.
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
