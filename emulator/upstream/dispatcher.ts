@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { CloudEventHeader } from '../../src/protocol/headers';
 import { signatureHeaderValue } from '../../src/protocol/signature';
 import { handlersOf, type EmulatorConfig, type EventHandlerConfig, type SystemEvent } from '../config';
@@ -101,6 +102,9 @@ export class EventDispatcher {
     this.#config = config;
     this.#origin = originHost;
     this.#http = http;
+    // Every in-flight upstream request listens on this one signal (a thousand connects at once is normal);
+    // each removes its listener when it settles, so many listeners here is load, not a leak.
+    setMaxListeners(0, this.#stopping.signal);
   }
 
   /** The first handler setting of the hub that subscribes to this event. */

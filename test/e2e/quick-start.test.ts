@@ -125,6 +125,8 @@ describe('npm start (the README quick start)', () => {
       status: 'ok',
       serviceMode: 'key',
       endpoint: `http://localhost:${emulatorPort}`,
+      // The quick start signs in through the development issuer: bearer tokens, as in production.
+      negotiateIdentity: ['bearer'],
     });
 
     // The page (or, before `npm run build:web`, the page saying how to build it).

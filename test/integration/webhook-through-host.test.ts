@@ -84,7 +84,7 @@ describe('the real app through the local host', () => {
   });
 
   describe('GET /api/health', () => {
-    it('answers 200 with the service mode, the hubs and how the webhook authenticates', async () => {
+    it('answers 200 with the service mode, the hubs and how each entry point authenticates', async () => {
       const response = await fetch(url('/health'));
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/^application\/json/);
@@ -96,6 +96,9 @@ describe('the real app through the local host', () => {
         defaultHub: 'chat',
         hubs: ['chat'],
         webhookAuthentication: ['signature'],
+        // Nothing configured for them here: negotiate refuses everyone, push needs the function key alone.
+        negotiateIdentity: [],
+        pushAuthorization: ['function-key'],
       });
       expect(text).not.toContain(ACCESS_KEY);
     });

@@ -63,6 +63,9 @@ const handleHealth: CoreHandler = async (_request, log): Promise<CoreResponse> =
       defaultHub: config.defaultHub,
       hubs: config.hubs,
       webhookAuthentication: webhookAuthenticators(config).map((authenticator) => authenticator.name),
+      // What protects each entry point, so an operator can see a misconfiguration without reading settings.
+      negotiateIdentity: config.negotiate.identity,
+      pushAuthorization: config.push.bearer === undefined ? ['function-key'] : ['function-key', 'app-role'],
     };
   } catch (error) {
     return problemResponse(error, log);
