@@ -16,6 +16,8 @@ module.exports = {
   // The real Functions worker supplies this module; the local host supplies ours (see dev/host/core-api.ts).
   moduleNameMapper: {
     '^@azure/functions-core$': '<rootDir>/dev/host/core-api.ts',
+    // Lazy `import('./x.js')` in src names the compiled file, as Node's ESM resolution needs; here it is x.ts.
+    '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testTimeout: 20000,
 };

@@ -4,12 +4,20 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from './lib/paths';
 import { ratioMeetsTarget, type Benchmark, type BenchContext, type BenchRow } from './types';
+import { coldStartBenchmark } from './cold-start/benchmark';
+import { e2eBenchmark } from './e2e/benchmark';
 import { emulatorBenchmark } from './emulator/benchmark';
 import { negotiateBenchmark } from './negotiate/benchmark';
 import { webhookBenchmark } from './webhook/benchmark';
 
 /** Every benchmark, in table order. A new one (negotiate, emulator fan-out, cold start) is one more entry. */
-const BENCHMARKS: readonly Benchmark[] = [webhookBenchmark, negotiateBenchmark, emulatorBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [
+  webhookBenchmark,
+  negotiateBenchmark,
+  emulatorBenchmark,
+  coldStartBenchmark,
+  e2eBenchmark,
+];
 
 const USAGE = `Usage: npm run bench -- [--only <name>[,<name>]] [--quick] [--connections <n>] [--profile <server>]
 

@@ -1,11 +1,14 @@
-// azd prepackage hook (azure.yaml): stages the deployable bundle in dist/deploy, the service's `dist`.
+// azd prepackage hook (azure.yaml): stages the deployable package in dist/deploy, the service's `dist`.
 //
-// The bundle is what .funcignore keeps: the compiled app (dist/src), host.json, package.json and the production
-// dependencies. They are installed with `npm ci --omit=dev` in the staging folder rather than pruned in the working
-// tree, so a deployment never disturbs the developer's node_modules; the lock file still decides every version.
+// The package is the esbuild bundle (dev/bundle.ts, `npm run bundle`): main.mjs with the function
+// registrations and @azure/functions, plus chunks that load on first use (each handler, jose, @azure/identity,
+// @azure/web-pubsub), host.json, and a package.json whose `main` is the bundle. Every dependency is inside the
+// bundle except @azure/functions-core, which the Functions worker supplies, so no node_modules is shipped and
+// nothing is installed here: the lock file already decided every version that went into the bundle, and a
+// cold start reads a few hundred KB instead of resolving a node_modules tree.
 // azd has already run `npm install` (its restore step) before this hook.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,31 +30,24 @@ function run(command, args, cwd) {
   }
 }
 
-function sizeOf(path) {
-  const stats = statSync(path);
-  if (!stats.isDirectory()) return stats.size;
-  return readdirSync(path).reduce((total, entry) => total + sizeOf(join(path, entry)), 0);
+function filesUnder(path) {
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path).flatMap((entry) => filesUnder(join(path, entry)));
 }
 
-run('npm', ['run', 'build'], root);
+// `npm run bundle` compiles dev/bundle.ts and builds the bundle into the (emptied) stage.
+run('npm', ['run', 'bundle', '--', '--out', stage], root);
 
-rmSync(stage, { recursive: true, force: true });
-mkdirSync(stage, { recursive: true });
-// Source maps stay behind, as .funcignore has them: the bundle carries only what runs.
-cpSync(join(root, 'dist', 'src'), join(stage, 'dist', 'src'), {
-  recursive: true,
-  filter: (source) => !source.endsWith('.map'),
-});
-for (const file of ['host.json', 'package.json', 'package-lock.json']) {
-  cpSync(join(root, file), join(stage, file));
-}
-// Optional dependencies (Azure Functions Core Tools) are for local development; install scripts are not needed
-// by any production dependency.
-run('npm', ['ci', '--omit=dev', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund'], stage);
+// Source maps stay behind, as .funcignore has them: the package carries only what runs (and the licences).
+for (const file of filesUnder(stage)) if (file.endsWith('.map')) rmSync(file);
 
-if (!existsSync(join(stage, 'node_modules', '@azure', 'functions'))) {
-  console.error('The staged bundle lacks @azure/functions; refusing to deploy it.');
+const { main } = JSON.parse(readFileSync(join(stage, 'package.json'), 'utf8'));
+if (typeof main !== 'string' || !existsSync(join(stage, main)) || !existsSync(join(stage, 'host.json'))) {
+  console.error('The staged package lacks its bundle or host.json; refusing to deploy it.');
   process.exit(1);
 }
-const megabytes = (sizeOf(stage) / 1024 / 1024).toFixed(1);
-console.log(`Staged ${relative(root, stage)} (${megabytes} MB) for deployment.`);
+const files = filesUnder(stage);
+const megabytes = (files.reduce((total, file) => total + statSync(file).size, 0) / 1024 / 1024).toFixed(2);
+console.log(
+  `Staged ${relative(root, stage)} (${files.length} files, ${megabytes} MB, main: ${main}) for deployment.`,
+);

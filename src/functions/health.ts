@@ -1,9 +1,9 @@
 import { app } from '@azure/functions';
-import { healthFunction } from './runtime/handlers';
+import { lazyHandler } from './runtime/lazy';
 
 app.http('health', {
   route: 'health',
   methods: ['GET'],
   authLevel: 'anonymous',
-  handler: healthFunction,
+  handler: lazyHandler(async () => (await import('./runtime/handlers.js')).healthFunction),
 });

@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { negotiateFunction } from './runtime/negotiate-handlers';
+import { lazyHandler } from './runtime/lazy';
 
 // Client access URLs for browsers: anonymous at the platform level because the caller is a browser, not a
 // holder of a function key; the identity chain inside is the gate. OPTIONS answers CORS preflights.
@@ -7,5 +7,5 @@ app.http('negotiate', {
   route: 'negotiate',
   methods: ['GET', 'POST', 'OPTIONS'],
   authLevel: 'anonymous',
-  handler: negotiateFunction,
+  handler: lazyHandler(async () => (await import('./runtime/negotiate-handlers.js')).negotiateFunction),
 });

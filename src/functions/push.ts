@@ -1,5 +1,10 @@
 import { app } from '@azure/functions';
-import { pushFunction } from './runtime/push-handlers';
+import type { PushOperation } from '../push/api';
+import { lazyHandler } from './runtime/lazy';
+
+// The push API's code (and @azure/web-pubsub) loads with its first request, not with every cold start.
+const pushFunction = (operation: PushOperation) =>
+  lazyHandler(async () => (await import('./runtime/push-handlers.js')).pushFunction(operation));
 
 // The push and management API for other servers (../shared/ARCHITECTURE.md, pinned routes). Every route needs
 // the function key; with PushApiAudience set, also a bearer token carrying the operation's app role.

@@ -5,6 +5,10 @@ import {
   type WebPubSubServiceClientOptions,
 } from '@azure/web-pubsub';
 import type { ServiceConfig } from '../config';
+import { allowsInsecureConnection } from './endpoint';
+
+// Kept here too for the callers that import it with the clients.
+export { allowsInsecureConnection };
 
 /**
  * One `WebPubSubServiceClient` per hub for the life of the process, created on first use: the SDK client
@@ -21,16 +25,6 @@ export interface ServiceClientsOptions {
   clientOptions?: WebPubSubServiceClientOptions;
   /** Keyless mode: the credential to use instead of managed identity (tests, local development). */
   credential?: TokenCredential;
-}
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-/**
- * The SDK refuses `http://` unless told otherwise. We allow it for loopback only, which is where the local
- * emulator lives; an http endpoint anywhere else would send keys and tokens in clear text.
- */
-export function allowsInsecureConnection(endpoint: URL): boolean {
-  return endpoint.protocol === 'http:' && LOOPBACK_HOSTS.has(endpoint.hostname.toLowerCase());
 }
 
 function endpointString(endpoint: URL): string {

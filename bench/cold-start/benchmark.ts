@@ -1,0 +1,130 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { buildBundle } from '../../dev/bundle';
+import { interleavedRounds } from '../lib/rounds';
+import { median } from '../lib/stats';
+import type { Benchmark, BenchContext, BenchOutcome, BenchRow } from '../types';
+
+const CONTENDERS = ['bare', 'eager', 'unbundled', 'bundled'] as const;
+type Contender = (typeof CONTENDERS)[number];
+
+// Each start is ~0.05–0.35 s on a 2-core machine: 15 interleaved rounds of 4 processes stay under ~15 s.
+const ROUNDS = 15;
+const QUICK_ROUNDS = 4;
+
+const WORKLOAD =
+  'fresh node process: spawn → app loaded (every registration) → one key-mode negotiate answered (anonymous identity) → exit';
+
+export const coldStartBenchmark: Benchmark = {
+  name: 'cold-start',
+  description:
+    'time from spawn to the first negotiate answered: bare `node -e 0`, the compiled app unbundled, the esbuild bundle',
+  run: runColdStart,
+};
+
+interface Start {
+  ms: number;
+  output: string;
+}
+
+async function runColdStart(context: BenchContext): Promise<BenchOutcome> {
+  const bundle = await buildBundle({ outDir: join(context.outputDir, 'cold-start-bundle') });
+  const harness = join(__dirname, 'first-negotiate.js');
+  const args: Record<Contender, string[]> = {
+    bare: ['-e', '0'],
+    eager: [harness, 'eager'],
+    unbundled: [harness, 'unbundled'],
+    bundled: [harness, 'bundled', bundle.outDir],
+  };
+  // Only what the app reads: no inherited WebPubSub* or Negotiate* settings from the caller's shell.
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    WebPubSubConnectionString: `Endpoint=https://bench.webpubsub.azure.com;AccessKey=${randomBytes(32).toString('base64')};Version=1.0;`,
+    WebPubSubHub: 'chat',
+    NegotiateIdentity: 'anonymous',
+  };
+  const rounds = context.quick ? QUICK_ROUNDS : ROUNDS;
+  const samples = await interleavedRounds<Contender, Start>({
+    names: CONTENDERS,
+    rounds,
+    measure: async (name) => {
+      const start = await timeProcess(args[name], env);
+      if (name !== 'bare' && !start.output.includes('"status":200'))
+        throw new Error(`${name}: the first negotiate did not answer 200: ${start.output}`);
+      return start;
+    },
+    describe: (name, sample) => `${name} ${sample.ms.toFixed(1)} ms`,
+    log: (round, line) => context.log(`  cold-start round ${round + 1}/${rounds}: ${line}`),
+  });
+  const ms = (name: Contender): number => median(samples[name].map((sample) => sample.ms));
+  const workload = `${WORKLOAD}; median of ${rounds} interleaved starts each`;
+  const base = { benchmark: 'cold-start', workload, unit: 'ms' };
+  const bare = { name: 'bare node', value: ms('bare') };
+  const unbundled = { name: 'unbundled', value: ms('unbundled') };
+  const rows: BenchRow[] = [
+    { ...base, name: 'bare node -e 0', value: bare.value },
+    {
+      ...base,
+      name: 'unbundled (dist/src/functions/*.js) vs bare',
+      value: unbundled.value,
+      baseline: bare,
+      ratio: unbundled.value / bare.value,
+    },
+    {
+      ...base,
+      name: 'unbundled, every handler loaded at start-up (the app before lazy registrations), vs bare',
+      value: ms('eager'),
+      baseline: bare,
+      ratio: ms('eager') / bare.value,
+    },
+    {
+      ...base,
+      name: 'bundled vs the eager unbundled app (reference)',
+      value: ms('bundled'),
+      baseline: { name: 'eager', value: ms('eager') },
+      ratio: ms('bundled') / ms('eager'),
+    },
+    {
+      ...base,
+      name: 'bundled vs bare',
+      value: ms('bundled'),
+      baseline: bare,
+      ratio: ms('bundled') / bare.value,
+      target: { atMost: 1.5 },
+    },
+    {
+      ...base,
+      name: 'bundled vs unbundled',
+      value: ms('bundled'),
+      baseline: unbundled,
+      ratio: ms('bundled') / unbundled.value,
+      target: { atMost: 0.6 },
+    },
+  ];
+  return {
+    rows,
+    details: {
+      rounds,
+      startsMs: Object.fromEntries(CONTENDERS.map((name) => [name, samples[name].map((s) => s.ms)])),
+      bundleFiles: bundle.packagesByFile,
+    },
+  };
+}
+
+/** Wall time from spawn to exit, measured by the parent, as the platform sees a new instance. */
+function timeProcess(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Start> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const ms = performance.now() - started;
+      if (code === 0) resolve({ ms, output });
+      else reject(new Error(`node ${args.join(' ')} exited with ${code}: ${output}`));
+    });
+  });
+}

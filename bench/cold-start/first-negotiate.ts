@@ -1,0 +1,99 @@
+/**
+ * One cold start, run as its own process by the cold-start benchmark and by test/integration/bundle.test.ts:
+ * load the app as the Functions worker would (every registration, with a stand-in `@azure/functions-core`),
+ * answer one key-mode negotiate, print the answer's status as one JSON line, and exit.
+ *
+ *   node dist/bench/cold-start/first-negotiate.js unbundled
+ *   node dist/bench/cold-start/first-negotiate.js eager        (unbundled, every handler loaded at start-up)
+ *   node dist/bench/cold-start/first-negotiate.js bundled <dir with main.mjs>
+ *
+ * Settings come from the environment (the parent sets a key-mode connection string and anonymous identity).
+ *
+ * The invocation passes a plain request object: the handler reads only method, url, headers.get, params
+ * and body. The worker's own HttpRequest wraps a WHATWG Request, and the first one makes Node load its
+ * internal undici (~30 ms on the benchmark machine) before any app code runs, the same for every app, bundled
+ * or not; like the issue's own measurement (load the packages, mint one token), this one leaves it out.
+ */
+import Module from 'node:module';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as coreApi from '../../dev/host/core-api';
+
+// Compiled to dist/bench/cold-start/: the compiled app is dist/src/functions.
+const FUNCTIONS_DIR = resolve(__dirname, '..', '..', 'src', 'functions');
+const EAGER_MODULES = ['handlers.js', 'negotiate-handlers.js', 'push-handlers.js'];
+
+function installCoreModule(): void {
+  const proto = Module.prototype as unknown as { require: (id: string) => unknown };
+  proto.require = new Proxy(proto.require, {
+    apply(target, self, args: unknown[]) {
+      return args[0] === '@azure/functions-core' ? coreApi : (Reflect.apply(target, self, args) as unknown);
+    },
+  });
+}
+
+async function loadApp(mode: string, bundleDir: string | undefined): Promise<void> {
+  if (mode === 'unbundled' || mode === 'eager') {
+    for (const file of readdirSync(FUNCTIONS_DIR).sort()) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loading the app is the harness's job
+      if (file.endsWith('.js')) require(join(FUNCTIONS_DIR, file));
+    }
+    // The app as it was before its registrations loaded handlers lazily: every handler module (and through
+    // them the chat app, the push API and @azure/web-pubsub) evaluated at start-up, as static imports did.
+    if (mode === 'eager') {
+      for (const file of [
+        ...EAGER_MODULES.map((name) => join(FUNCTIONS_DIR, 'runtime', name)),
+        join(FUNCTIONS_DIR, '..', 'service', 'clients.js'),
+      ]) {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+        require(file);
+      }
+    }
+    return;
+  }
+  if (mode === 'bundled' && bundleDir !== undefined) {
+    await import(pathToFileURL(join(bundleDir, 'main.mjs')).href);
+    return;
+  }
+  throw new Error('usage: first-negotiate.js unbundled | eager | bundled <dir>');
+}
+
+async function main(): Promise<void> {
+  installCoreModule();
+  await loadApp(process.argv[2] ?? '', process.argv[3]);
+  const negotiate = coreApi.localHostInternals.functions().find((fn) => fn.metadata.name === 'negotiate');
+  if (negotiate === undefined) throw new Error('the app registered no negotiate function');
+  const quiet = (): void => undefined;
+  const response = (await negotiate.callback(
+    {
+      method: 'GET',
+      url: 'http://127.0.0.1:7071/api/negotiate?userId=cold',
+      headers: { get: (name: string) => (name.toLowerCase() === 'origin' ? 'https://chat.example' : null) },
+      params: {},
+      query: new URLSearchParams('userId=cold'),
+      body: null,
+    },
+    {
+      invocationId: 'cold-start',
+      info: quiet,
+      warn: quiet,
+      error: quiet,
+      log: quiet,
+      debug: quiet,
+      trace: quiet,
+    },
+  )) as { status?: number; body?: unknown };
+  const body = typeof response.body === 'string' ? (JSON.parse(response.body) as { url?: unknown }) : {};
+  process.stdout.write(
+    `${JSON.stringify({ status: response.status, url: typeof body.url === 'string' ? body.url.split('?')[0] : undefined })}\n`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
