@@ -7,12 +7,15 @@ import { bearerIdentity } from '../identity/bearer';
 import { createIdentityChain, type IdentityProvider } from '../identity/caller';
 import { createJwtVerifier, type JsonWebKeySet } from '../identity/jwt';
 import { discoverJwksUri } from '../identity/oidc';
-import { allowsInsecureConnection, createServiceClients, type ServiceClients } from '../service/clients';
+import type { ServiceClients } from '../service/clients';
+import { allowsInsecureConnection } from '../service/endpoint';
+import { lazyServiceClients } from '../service/lazy-clients';
+import { serviceClientOptions } from '../service/resilience';
 import { createCorsPolicy } from './cors';
 import { createNegotiateHandler, type NegotiateHandler } from './handler';
 import { createKeyTokenIssuer } from './key-token';
 import { createNegotiatePolicy } from './policy';
-import { createServiceTokenIssuer } from './service-token';
+import { createServiceTokenIssuer, NEGOTIATE_SERVICE_BUDGET_MS } from './service-token';
 import type { ClientTokenIssuer } from './types';
 
 export interface NegotiateBuildOptions {
@@ -110,9 +113,10 @@ function tokenIssuer(config: Config, options: NegotiateBuildOptions): ClientToke
   }
   const clients =
     options.serviceClients ??
-    createServiceClients(service, {
+    lazyServiceClients(service, {
       ...(options.credential ? { credential: options.credential } : {}),
-      ...(options.clientOptions ? { clientOptions: options.clientOptions } : {}),
+      // Bounded retries first; what the caller passes (TLS for tests, say) is added on top.
+      clientOptions: { ...serviceClientOptions(NEGOTIATE_SERVICE_BUDGET_MS), ...options.clientOptions },
     });
-  return createServiceTokenIssuer(clients, options.now);
+  return createServiceTokenIssuer(clients, options.now, NEGOTIATE_SERVICE_BUDGET_MS);
 }

@@ -2,7 +2,15 @@ import { describeError } from '../http/problem';
 import type { Logger } from '../http/types';
 import { ProblemError } from '../protocol/errors';
 import type { ServiceClients } from '../service/clients';
+import { serviceDeadline, ServiceThrottledError } from '../service/resilience';
 import type { ClientTokenIssuer, Grant, IssuedToken } from './types';
+
+/**
+ * How long a browser's negotiate may wait for the service, credential and retry included. The clients this
+ * issuer uses must be built with `serviceClientOptions` of the same budget, so no retry or Retry-After wait
+ * outlives it.
+ */
+export const NEGOTIATE_SERVICE_BUDGET_MS = 3000;
 
 /**
  * Keyless mode: there is no key to sign with, so the service issues the token (`POST
@@ -12,11 +20,13 @@ import type { ClientTokenIssuer, Grant, IssuedToken } from './types';
 export function createServiceTokenIssuer(
   clients: ServiceClients,
   now: () => number = Date.now,
+  budgetMs: number = NEGOTIATE_SERVICE_BUDGET_MS,
 ): ClientTokenIssuer {
   return {
     mode: 'keyless',
     async issue(grant: Grant, log: Logger): Promise<IssuedToken> {
       let issued: { token: string; baseUrl: string; url: string };
+      const deadline = serviceDeadline(budgetMs);
       try {
         const client = await clients.forHub(grant.hub);
         issued = await client.getClientAccessToken({
@@ -25,13 +35,17 @@ export function createServiceTokenIssuer(
           groups: grant.groups,
           expirationTimeInMinutes: grant.lifetimeMinutes,
           ...(grant.protocol === 'default' ? {} : { clientProtocol: grant.protocol }),
+          abortSignal: deadline.signal,
         });
       } catch (error) {
         log.error('the service did not issue a client token', {
           hub: grant.hub,
+          timedOut: deadline.signal.aborted,
           error: describeError(error),
         });
-        throw serviceFailure(error);
+        throw serviceFailure(error, deadline.signal.aborted, budgetMs);
+      } finally {
+        deadline.dispose();
       }
       const exp = expiryOf(issued.token);
       return {
@@ -42,10 +56,41 @@ export function createServiceTokenIssuer(
   };
 }
 
-/** A status from the service is its answer (502); no status means it could not be reached (503, retry). */
-function serviceFailure(error: unknown): ProblemError {
+/**
+ * Honest statuses for a browser that will retry: the service busy, failing, unreachable or too slow is 503
+ * with Retry-After (the same call may work shortly); any other refusal (our identity or role is wrong) is
+ * 502, which no retry will fix.
+ */
+function serviceFailure(error: unknown, timedOut: boolean, budgetMs: number): ProblemError {
+  if (timedOut) {
+    return new ProblemError(
+      503,
+      'service-timeout',
+      'Service unavailable',
+      `Azure Web PubSub did not issue a client token within ${budgetMs} ms.`,
+      { 'retry-after': '5' },
+    );
+  }
+  if (error instanceof ServiceThrottledError) {
+    return new ProblemError(
+      503,
+      'service-busy',
+      'Service unavailable',
+      `Azure Web PubSub is throttling (status ${error.statusCode}).`,
+      { 'retry-after': String(error.retryAfterSeconds) },
+    );
+  }
   const status =
     typeof error === 'object' && error !== null && 'statusCode' in error ? error.statusCode : undefined;
+  if (typeof status === 'number' && (status === 408 || status === 429 || status >= 500)) {
+    return new ProblemError(
+      503,
+      'service-unavailable',
+      'Service unavailable',
+      `Azure Web PubSub could not issue a client token now (status ${status}).`,
+      { 'retry-after': '5' },
+    );
+  }
   if (typeof status === 'number') {
     return new ProblemError(
       502,
