@@ -91,7 +91,7 @@ export function createWebhook(options: WebhookOptions): WebhookHandler {
       clientProtocol: event.clientProtocol,
       mqtt: event.mqtt,
       state,
-      log,
+      log: correlated(log, event),
     };
     const contentType = request.headers.get(CloudEventHeader.contentType);
 
@@ -204,7 +204,12 @@ export function createWebhook(options: WebhookOptions): WebhookHandler {
       return await dispatch(request, log);
     } catch (error) {
       if (error instanceof ProblemError && error.status < 500) {
-        log.warn('webhook request refused', { status: error.status, code: error.code, ceId: idOf(request) });
+        log.warn('webhook request refused', {
+          status: error.status,
+          code: error.code,
+          ceId: idOf(request),
+          connectionId: bounded(request.headers.get(CloudEventHeader.connectionId)),
+        });
       }
       return problemResponse(error, log, { ceId: idOf(request) });
     }
@@ -242,7 +247,25 @@ function fieldsOf(event: EventHeaders): Record<string, unknown> {
 }
 
 function idOf(request: CoreRequest): string | null {
-  return request.headers.get(CloudEventHeader.id);
+  return bounded(request.headers.get(CloudEventHeader.id));
+}
+
+/** Header values of a refused request are the sender's words: logged, but never more than a line's worth. */
+function bounded(value: string | null): string | null {
+  return value !== null && value.length > 128 ? `${value.slice(0, 128)}…` : value;
+}
+
+/**
+ * The logger a hook gets: every line carries the event's ce-id and connection id, so the application's own
+ * lines join ours (and the service's) without each hook repeating them. The hook's fields win on a clash.
+ */
+function correlated(log: Logger, event: EventHeaders): Logger {
+  const ids = { ceId: event.id, connectionId: event.connectionId };
+  return {
+    info: (message, fields) => log.info(message, { ...ids, ...fields }),
+    warn: (message, fields) => log.warn(message, { ...ids, ...fields }),
+    error: (message, fields) => log.error(message, { ...ids, ...fields }),
+  };
 }
 
 function hookFault(hook: string, error: unknown, event: EventHeaders, log: Logger): ProblemError {

@@ -1,0 +1,262 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { startLocalStack, type LocalStack } from './stack';
+
+/**
+ * `npm run load`: the load figures of issue 9, on loopback only, against the local stack (emulator + local
+ * Functions host + our webhook and chat app), in one process. Three phases, each counted exactly:
+ *
+ *   1. `--clients` (1,000) WebSocket connects at once, each through emulator -> our webhook (connect and
+ *      connected events), with a client URL from our negotiate: failures must be zero;
+ *   2. `--negotiates` (10,000) negotiate calls at `--concurrency` (50): errors must be zero;
+ *   3. a push of `--rate` (100) messages/s through our push API (sendToAll) to every client for `--seconds`
+ *      (60): every client must receive every message, once.
+ *
+ * It stops by itself: every phase has its own deadline and the whole run a hard one. Exit code 0 when every
+ * figure is clean, 1 otherwise. Not a benchmark (no baseline to divide by): figures go in the PR note.
+ */
+interface Options {
+  clients: number;
+  negotiates: number;
+  concurrency: number;
+  rate: number;
+  seconds: number;
+}
+
+function options(): Options {
+  const { values } = parseArgs({
+    options: {
+      clients: { type: 'string', default: '1000' },
+      negotiates: { type: 'string', default: '10000' },
+      concurrency: { type: 'string', default: '50' },
+      rate: { type: 'string', default: '100' },
+      seconds: { type: 'string', default: '60' },
+    },
+    strict: true,
+  });
+  const number = (name: keyof typeof values, min: number, max: number): number => {
+    const value = Number(values[name]);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
+    }
+    return value;
+  };
+  return {
+    clients: number('clients', 1, 5000),
+    negotiates: number('negotiates', 0, 100_000),
+    concurrency: number('concurrency', 1, 500),
+    rate: number('rate', 1, 1000),
+    seconds: number('seconds', 1, 600),
+  };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+function summary(latencies: number[]): string {
+  latencies.sort((a, b) => a - b);
+  return `p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${(latencies.at(-1) ?? 0).toFixed(1)} ms`;
+}
+
+async function signIn(stack: LocalStack): Promise<string> {
+  const response = await fetch(`${stack.url}/.dev-issuer/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ sub: 'load-user', name: 'Load' }),
+  });
+  if (response.status !== 200) throw new Error(`sign-in: ${response.status}`);
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+async function negotiate(stack: LocalStack, jwt: string): Promise<string> {
+  const response = await fetch(`${stack.url}/api/negotiate`, { headers: { authorization: `Bearer ${jwt}` } });
+  if (response.status !== 200) throw new Error(`negotiate: ${response.status}`);
+  return ((await response.json()) as { url: string }).url;
+}
+
+/** A json.webpubsub.azure.v1 client that counts the server messages it receives, by sequence number. */
+class LoadClient {
+  readonly seen = new Set<number>();
+  duplicates = 0;
+  closedEarly = false;
+  private constructor(readonly socket: WebSocket) {}
+
+  static connect(url: string, timeoutMs: number): Promise<LoadClient> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url, 'json.webpubsub.azure.v1');
+      const client = new LoadClient(socket);
+      const timer = setTimeout(() => {
+        socket.terminate();
+        reject(new Error('connect timed out'));
+      }, timeoutMs);
+      socket.on('message', (raw: Buffer) => {
+        const message = JSON.parse(raw.toString('utf8')) as { type?: string; event?: string; data?: unknown };
+        if (message.type === 'system' && message.event === 'connected') {
+          clearTimeout(timer);
+          resolve(client);
+        } else if (message.type === 'message' && typeof message.data === 'string') {
+          const sequence = Number(message.data);
+          if (client.seen.has(sequence)) client.duplicates += 1;
+          else client.seen.add(sequence);
+        }
+      });
+      socket.once('unexpected-response', (_req, res) => {
+        clearTimeout(timer);
+        reject(new Error(`upgrade refused: ${res.statusCode ?? 0}`));
+      });
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      socket.once('close', () => {
+        client.closedEarly = true;
+      });
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  const run = options();
+  const hardDeadline = setTimeout(
+    () => {
+      console.error('load: the hard deadline passed; stopping');
+      process.exit(2);
+    },
+    (run.seconds + 300) * 1000,
+  );
+  hardDeadline.unref();
+
+  const functionKey = randomBytes(16).toString('hex');
+  const stack = await startLocalStack({
+    port: 0,
+    emulatorPort: 0,
+    hostname: '127.0.0.1',
+    functionKey,
+    log: () => {},
+  });
+  const clients: LoadClient[] = [];
+  let clean = true;
+  try {
+    const jwt = await signIn(stack);
+
+    // 1. Concurrent connects.
+    const urls = await Promise.all(Array.from({ length: run.clients }, () => negotiate(stack, jwt)));
+    let started = performance.now();
+    const connects = await Promise.allSettled(urls.map((url) => LoadClient.connect(url, 60_000)));
+    const connectMs = performance.now() - started;
+    const failures = connects.filter((outcome) => outcome.status === 'rejected');
+    for (const outcome of connects) if (outcome.status === 'fulfilled') clients.push(outcome.value);
+    console.log(
+      `connects: ${run.clients} at once -> ${clients.length} connected, ${failures.length} failed, in ${(connectMs / 1000).toFixed(1)} s`,
+    );
+    if (failures.length > 0) {
+      clean = false;
+      const first = failures[0] as PromiseRejectedResult;
+      console.log(`  first failure: ${String(first.reason)}`);
+    }
+
+    // 2. Negotiates at a fixed concurrency.
+    const latencies: number[] = [];
+    let errors = 0;
+    let next = 0;
+    started = performance.now();
+    await Promise.all(
+      Array.from({ length: run.concurrency }, async () => {
+        while (next < run.negotiates) {
+          next += 1;
+          const at = performance.now();
+          try {
+            await negotiate(stack, jwt);
+          } catch {
+            errors += 1;
+          }
+          latencies.push(performance.now() - at);
+        }
+      }),
+    );
+    const negotiateS = (performance.now() - started) / 1000;
+    console.log(
+      `negotiates: ${run.negotiates} at concurrency ${run.concurrency} -> ${errors} errors, ${(run.negotiates / negotiateS).toFixed(0)}/s, ${summary(latencies)}`,
+    );
+    if (errors > 0) clean = false;
+
+    // 3. Sustained push to every client.
+    const pushUrl = `${stack.url}/api/hubs/chat/messages?code=${functionKey}`;
+    const total = run.rate * run.seconds;
+    const pushLatencies: number[] = [];
+    let pushErrors = 0;
+    const statuses = new Map<string, number>();
+    const accepted = new Set<number>();
+    const inFlight: Promise<void>[] = [];
+    started = performance.now();
+    for (let sequence = 0; sequence < total; sequence += 1) {
+      // Paced against the start, so a slow tick does not lower the rate.
+      const due = started + (sequence * 1000) / run.rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const at = performance.now();
+      inFlight.push(
+        fetch(pushUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain' },
+          body: String(sequence),
+        }).then(
+          async (response) => {
+            await response.arrayBuffer();
+            statuses.set(String(response.status), (statuses.get(String(response.status)) ?? 0) + 1);
+            if (response.status === 202) accepted.add(sequence);
+            else pushErrors += 1;
+            pushLatencies.push(performance.now() - at);
+          },
+          () => {
+            statuses.set('network', (statuses.get('network') ?? 0) + 1);
+            pushErrors += 1;
+          },
+        ),
+      );
+    }
+    await Promise.all(inFlight);
+    const pushS = (performance.now() - started) / 1000;
+    // Wait for delivery to finish: until every client has everything, or nothing moved for 10 s.
+    const expected = total * clients.length;
+    const received = (): number => clients.reduce((sum, client) => sum + client.seen.size, 0);
+    let last = -1;
+    let stillSince = performance.now();
+    while (received() < expected && performance.now() - stillSince < 10_000) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const now = received();
+      if (now !== last) {
+        last = now;
+        stillSince = performance.now();
+      }
+    }
+    const got = received();
+    // A push we answered 202 must reach every client: these are the losses that count.
+    let lostAccepted = 0;
+    for (const client of clients)
+      for (const sequence of accepted) if (!client.seen.has(sequence)) lostAccepted += 1;
+    const duplicates = clients.reduce((sum, client) => sum + client.duplicates, 0);
+    const dropped = clients.filter((client) => client.closedEarly).length;
+    console.log(
+      `push: ${total} messages at ${run.rate}/s for ${run.seconds} s (sent in ${pushS.toFixed(1)} s) to ${clients.length} clients -> ` +
+        `${pushErrors} push errors (statuses ${JSON.stringify(Object.fromEntries(statuses))}), ` +
+        `${lostAccepted} deliveries of accepted pushes lost, ${expected - got} of ${expected} deliveries missing in all, ${duplicates} duplicates, ` +
+        `${dropped} sockets closed; push ${summary(pushLatencies)}`,
+    );
+    if (pushErrors > 0 || got !== expected || duplicates > 0 || dropped > 0) clean = false;
+  } finally {
+    for (const client of clients) client.socket.terminate();
+    await stack.close();
+  }
+  console.log(clean ? 'load: clean' : 'load: FAILURES (see above)');
+  process.exitCode = clean ? 0 : 1;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
