@@ -128,49 +128,35 @@ export function serviceProblem(error: unknown, context: ServiceFailureContext): 
       retryAfter,
     );
   }
-  switch (status) {
-    case 400:
-      return new ProblemError(
-        400,
-        'service-rejected-request',
-        'Bad request',
-        `The Web PubSub service refused the request: ${serviceMessage(error)}`,
-      );
-    case 404:
-      return new ProblemError(
-        404,
-        'not-found',
-        'Not found',
-        `The Web PubSub service answered 404: ${serviceMessage(error)}`,
-      );
-    case 409:
-      return new ProblemError(
-        409,
-        'conflict',
-        'Conflict',
-        `The Web PubSub service answered 409: ${serviceMessage(error)}`,
-      );
-    case 413:
-      return new ProblemError(
-        413,
-        'payload-too-large',
-        'The request body is too large',
-        `The Web PubSub service refused the message as too large: ${serviceMessage(error)}`,
-      );
-    case 401:
-    case 403:
-      return new ProblemError(
-        502,
-        'service-authentication-failed',
-        'Bad gateway',
-        `The Web PubSub service refused this app's credentials (${status}).`,
-      );
-    default:
-      return new ProblemError(
-        502,
-        'service-error',
-        'Bad gateway',
-        `The Web PubSub service answered an unexpected ${status}.`,
-      );
+  const passedThrough = PASSED_THROUGH[status];
+  if (passedThrough !== undefined) {
+    const [code, title, lead] = passedThrough;
+    return new ProblemError(status, code, title, `${lead}: ${serviceMessage(error)}`);
   }
+  if (status === 401 || status === 403) {
+    return new ProblemError(
+      502,
+      'service-authentication-failed',
+      'Bad gateway',
+      `The Web PubSub service refused this app's credentials (${status}).`,
+    );
+  }
+  return new ProblemError(
+    502,
+    'service-error',
+    'Bad gateway',
+    `The Web PubSub service answered an unexpected ${status}.`,
+  );
 }
+
+/** The service's answers about the caller's own request keep their status: code, title, detail's lead. */
+const PASSED_THROUGH: Partial<Record<number, readonly [code: string, title: string, lead: string]>> = {
+  400: ['service-rejected-request', 'Bad request', 'The Web PubSub service refused the request'],
+  404: ['not-found', 'Not found', 'The Web PubSub service answered 404'],
+  409: ['conflict', 'Conflict', 'The Web PubSub service answered 409'],
+  413: [
+    'payload-too-large',
+    'The request body is too large',
+    'The Web PubSub service refused the message as too large',
+  ],
+};
