@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { startChildServer, type ChildServer } from '../lib/child-server';
-import { interleavedRounds } from '../lib/rounds';
+import { interleavedRounds, keepInFlight } from '../lib/rounds';
 import { median } from '../lib/stats';
 import { BENCH_KEY } from '../emulator/shared';
 import type { Benchmark, BenchContext, BenchOutcome, BenchRow } from '../types';
@@ -170,27 +170,8 @@ async function runEndToEnd(context: BenchContext): Promise<BenchOutcome> {
     }
 
     async function throughput(path: PathName, seconds: number): Promise<Sample> {
-      const start = process.hrtime.bigint();
-      const end = start + BigInt(Math.round(seconds * 1e9));
-      let completed = 0;
-      let lastDone = start;
-      await new Promise<void>((resolve, reject) => {
-        let inFlight = 0;
-        const pump = (): void => {
-          while (inFlight < WINDOW && process.hrtime.bigint() < end) {
-            inFlight++;
-            deliver(path).then(() => {
-              inFlight--;
-              completed++;
-              lastDone = process.hrtime.bigint();
-              pump();
-            }, reject);
-          }
-          if (inFlight === 0) resolve();
-        };
-        pump();
-      });
-      return { messagesPerSecond: completed / (Number(lastDone - start) / 1e9), sent: completed };
+      const run = await keepInFlight(WINDOW, seconds, () => deliver(path));
+      return { messagesPerSecond: run.completed / run.seconds, sent: run.completed };
     }
 
     for (const path of PATHS) await throughput(path, plan.warmupSeconds);

@@ -3,7 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { startChildServer, type ChildServer } from '../lib/child-server';
-import { interleavedRounds, type Plan as RoundPlan } from '../lib/rounds';
+import { interleavedRounds, keepInFlight, type Plan as RoundPlan } from '../lib/rounds';
 import { median } from '../lib/stats';
 import type { Benchmark, BenchContext, BenchOutcome, BenchRow } from '../types';
 import {
@@ -133,27 +133,7 @@ async function broadcast(target: Target): Promise<number> {
 /** Keeps WINDOW broadcasts in flight for `seconds`; messages delivered per second. */
 async function throughput(target: Target, seconds: number): Promise<Sample> {
   const cpuBefore = await target.server.cpuMicros();
-  const start = process.hrtime.bigint();
-  const end = start + BigInt(Math.round(seconds * 1e9));
-  let completed = 0;
-  let lastDone = start;
-  await new Promise<void>((resolve, reject) => {
-    let inFlight = 0;
-    const pump = (): void => {
-      while (inFlight < WINDOW && process.hrtime.bigint() < end) {
-        inFlight++;
-        broadcast(target).then(() => {
-          inFlight--;
-          completed++;
-          lastDone = process.hrtime.bigint();
-          pump();
-        }, reject);
-      }
-      if (inFlight === 0) resolve();
-    };
-    pump();
-  });
-  const elapsed = Number(lastDone - start) / 1e9;
+  const { completed, seconds: elapsed } = await keepInFlight(WINDOW, seconds, () => broadcast(target));
   const cpu = (await target.server.cpuMicros()) - cpuBefore;
   return {
     messagesPerSecond: (completed * CLIENTS) / elapsed,

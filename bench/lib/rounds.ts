@@ -81,3 +81,35 @@ export async function startChildServers<Name extends string>(
     names.map((name, i) => [name, (started[i] as PromiseFulfilledResult<ChildServer>).value]),
   ) as Record<Name, ChildServer>;
 }
+
+/**
+ * Keeps `window` operations in flight until `seconds` have passed, then waits for the last to finish; the
+ * elapsed time ends at the last completion, so the tail is counted as work done, not as idle time.
+ */
+export async function keepInFlight(
+  window: number,
+  seconds: number,
+  operation: () => Promise<unknown>,
+): Promise<{ completed: number; seconds: number }> {
+  const start = process.hrtime.bigint();
+  const end = start + BigInt(Math.round(seconds * 1e9));
+  let completed = 0;
+  let lastDone = start;
+  await new Promise<void>((resolve, reject) => {
+    let inFlight = 0;
+    const pump = (): void => {
+      while (inFlight < window && process.hrtime.bigint() < end) {
+        inFlight++;
+        operation().then(() => {
+          inFlight--;
+          completed++;
+          lastDone = process.hrtime.bigint();
+          pump();
+        }, reject);
+      }
+      if (inFlight === 0) resolve();
+    };
+    pump();
+  });
+  return { completed, seconds: Number(lastDone - start) / 1e9 };
+}
