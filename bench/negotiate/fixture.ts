@@ -1,3 +1,6 @@
+import type { ServerResponse } from 'node:http';
+import type { NegotiateResult } from '../../src/negotiate/handler';
+
 /**
  * The negotiate benchmark's fixed inputs, shared by the parent (which signs the caller tokens and serves the
  * issuer's keys) and the server children. The issuer's address and public key are only known at run time;
@@ -24,13 +27,16 @@ export function requiredEnv(name: string): string {
   return value;
 }
 
-export interface NegotiateAnswer {
-  url: string;
-  baseUrl: string;
-  token: string;
-  expiresOn: string;
-  userId: string;
-  hub: string;
-  groups: string[];
-  roles: string[];
+/** The answer every contender gives: the same shape as ours, so the load generator checks them alike. */
+export type NegotiateAnswer = NegotiateResult;
+
+/** How the two hand-written contenders answer, with the same headers as our handler. */
+export function writeNegotiateAnswer(res: ServerResponse, answer: NegotiateAnswer): void {
+  const text = JSON.stringify(answer);
+  res.writeHead(200, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
 }

@@ -12,6 +12,7 @@ import {
   requiredEnv,
   ROLES,
   type NegotiateAnswer,
+  writeNegotiateAnswer,
 } from '../fixture';
 
 // The floor: only the irreducible work of a verified negotiate on node:http, with both keys prepared once.
@@ -66,11 +67,5 @@ serve(() => (req, res) => {
     groups: [GROUP],
     roles: ROLES,
   };
-  const text = JSON.stringify(answer);
-  res.writeHead(200, {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
+  writeNegotiateAnswer(res, answer);
 });

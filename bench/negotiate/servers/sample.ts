@@ -1,6 +1,14 @@
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { serve } from '../../lib/serve';
-import { CONNECTION_STRING, GROUP, HUB, LIFETIME_MINUTES, ROLES, type NegotiateAnswer } from '../fixture';
+import {
+  CONNECTION_STRING,
+  GROUP,
+  HUB,
+  LIFETIME_MINUTES,
+  ROLES,
+  type NegotiateAnswer,
+  writeNegotiateAnswer,
+} from '../fixture';
 
 // The usual sample (the Web PubSub quickstarts' negotiate): one service client for the process, and a
 // token from getClientAccessToken for whatever userId the query string claims. It verifies no caller, so
@@ -28,13 +36,7 @@ serve(() => (req, res) => {
           groups: [GROUP],
           roles: ROLES,
         };
-        const text = JSON.stringify(answer);
-        res.writeHead(200, {
-          'content-type': 'application/json; charset=utf-8',
-          'cache-control': 'no-store',
-          'content-length': Buffer.byteLength(text),
-        });
-        res.end(text);
+        writeNegotiateAnswer(res, answer);
       },
       () => res.writeHead(500).end(),
     );
