@@ -91,7 +91,7 @@ export function createWebhook(options: WebhookOptions): WebhookHandler {
       clientProtocol: event.clientProtocol,
       mqtt: event.mqtt,
       state,
-      log: correlated(log, event),
+      log: new CorrelatedLogger(log, event),
     };
     const contentType = request.headers.get(CloudEventHeader.contentType);
 
@@ -258,14 +258,29 @@ function bounded(value: string | null): string | null {
 /**
  * The logger a hook gets: every line carries the event's ce-id and connection id, so the application's own
  * lines join ours (and the service's) without each hook repeating them. The hook's fields win on a clash.
+ * A class, not closures: it is built for every event on the hot path, and most hooks never log.
  */
-function correlated(log: Logger, event: EventHeaders): Logger {
-  const ids = { ceId: event.id, connectionId: event.connectionId };
-  return {
-    info: (message, fields) => log.info(message, { ...ids, ...fields }),
-    warn: (message, fields) => log.warn(message, { ...ids, ...fields }),
-    error: (message, fields) => log.error(message, { ...ids, ...fields }),
-  };
+class CorrelatedLogger implements Logger {
+  constructor(
+    private readonly log: Logger,
+    private readonly event: EventHeaders,
+  ) {}
+
+  info(message: string, fields?: Record<string, unknown>): void {
+    this.log.info(message, this.with(fields));
+  }
+
+  warn(message: string, fields?: Record<string, unknown>): void {
+    this.log.warn(message, this.with(fields));
+  }
+
+  error(message: string, fields?: Record<string, unknown>): void {
+    this.log.error(message, this.with(fields));
+  }
+
+  private with(fields: Record<string, unknown> | undefined): Record<string, unknown> {
+    return { ceId: this.event.id, connectionId: this.event.connectionId, ...fields };
+  }
 }
 
 function hookFault(hook: string, error: unknown, event: EventHeaders, log: Logger): ProblemError {
