@@ -1,3 +1,5 @@
+import { GROUP_PERMISSIONS, type GroupPermission } from './roles';
+
 /** Name rules of the Web PubSub data plane (REST spec, api-version 2024-12-01). */
 const HUB_PATTERN = /^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$/;
 
@@ -44,9 +46,9 @@ export function isValidConnectionId(id: string): boolean {
   return id.length > 0;
 }
 
-/** The permissions a connection can be granted at run time (REST `permission` path parameter). */
-export const CONNECTION_PERMISSIONS = ['joinLeaveGroup', 'sendToGroup'] as const;
-export type ConnectionPermission = (typeof CONNECTION_PERMISSIONS)[number];
+/** The permissions a connection can be granted at run time (REST `permission` path parameter): the group ones. */
+export const CONNECTION_PERMISSIONS = GROUP_PERMISSIONS;
+export type ConnectionPermission = GroupPermission;
 
 export function isConnectionPermission(value: string): value is ConnectionPermission {
   return (CONNECTION_PERMISSIONS as readonly string[]).includes(value);
