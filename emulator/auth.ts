@@ -1,4 +1,5 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
+import { RecentMemory } from '../src/protocol/recent-memory';
 
 /**
  * HS256 access tokens, keyed with the UTF-8 bytes of an access key (never base64-decoded), as the service
@@ -29,7 +30,7 @@ export async function createTokenService(accessKeys: readonly string[]): Promise
   const jose: Jose = await import('jose');
   const keys: KeyObject[] = accessKeys.map((key) => createSecretKey(Buffer.from(key, 'utf8')));
   const primary = keys[0] as KeyObject;
-  const verified = new Map<string, Claims>();
+  const verified = new RecentMemory<string, Claims>(REMEMBERED_TOKENS);
   return {
     async verify(token) {
       const known = verified.get(token);
@@ -44,7 +45,6 @@ export async function createTokenService(accessKeys: readonly string[]): Promise
             clockTolerance: CLOCK_TOLERANCE_SECONDS,
             requiredClaims: ['exp'],
           });
-          if (verified.size >= REMEMBERED_TOKENS) verified.delete(verified.keys().next().value as string);
           verified.set(token, payload);
           return payload;
         } catch (error) {

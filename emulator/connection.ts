@@ -3,6 +3,7 @@ import type { EmulatorLimits } from './config';
 import { ackMessage, connectedMessage, disconnectedMessage, type Delivery } from './messages';
 import type { RoleSet } from './permissions';
 import type { CookieJar } from './upstream/cookies';
+import { RecentMemory } from '../src/protocol/recent-memory';
 
 export type ClientProtocol = 'raw' | 'json' | 'reliable';
 
@@ -88,7 +89,7 @@ export class ClientConnection {
   #unackedHead = 0;
   #unackedBytes = 0;
   #detachTimer: NodeJS.Timeout | undefined;
-  readonly #processedAcks = new Set<number>();
+  readonly #processedAcks: RecentMemory<number, true>;
 
   constructor(init: ConnectionInit, owner: ConnectionOwner) {
     this.connectionId = init.connectionId;
@@ -103,6 +104,8 @@ export class ClientConnection {
     this.reconnectionToken = init.reconnectionToken;
     this.#nextEventId = init.nextEventId;
     this.#owner = owner;
+    // Twice the limit, because a RecentMemory guarantees only the most recent half of its capacity.
+    this.#processedAcks = new RecentMemory(2 * Math.max(owner.limits.ackCacheSize, 1));
   }
 
   get signal(): AbortSignal {
@@ -190,15 +193,12 @@ export class ClientConnection {
   }
 
   isDuplicateAck(ackId: number): boolean {
-    return this.#processedAcks.has(ackId);
+    return this.#processedAcks.get(ackId) !== undefined;
   }
 
   /** Remembers a successfully processed ackId (the most recent ones only). */
   rememberAck(ackId: number): void {
-    this.#processedAcks.add(ackId);
-    if (this.#processedAcks.size > this.#owner.limits.ackCacheSize) {
-      this.#processedAcks.delete(this.#processedAcks.values().next().value as number);
-    }
+    this.#processedAcks.set(ackId, true);
   }
 
   ack(ackId: number | undefined, error?: { name: string; message: string }): void {

@@ -1,4 +1,5 @@
 import { ProblemError, unauthorized } from '../protocol/errors';
+import { RecentMemory } from '../protocol/recent-memory';
 
 /** A JSON Web Key Set as an issuer publishes it (jose's own type lives in an ESM-only module). */
 export interface JsonWebKeySet {
@@ -69,8 +70,10 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   const now = options.now ?? Date.now;
   const clockTolerance = options.clockToleranceSeconds ?? 60;
   const audience = typeof options.audience === 'string' ? options.audience : [...options.audience];
-  const cache = options.cache && options.cache.maxEntries > 0 ? new Map<string, CacheEntry>() : undefined;
-  const maxEntries = options.cache?.maxEntries ?? 0;
+  const cache =
+    options.cache && options.cache.maxEntries > 0
+      ? new RecentMemory<string, CacheEntry>(Math.max(options.cache.maxEntries, 2))
+      : undefined;
   const maxAgeMs = (options.cache?.maxAgeSeconds ?? 600) * 1000;
   let ready: Promise<JwtVerifier> | undefined;
 
@@ -117,11 +120,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     if (cache === undefined) return;
     const exp = verified.claims.exp as number; // required and checked by jwtVerify
     const validUntil = Math.min((exp + clockTolerance) * 1000, at + maxAgeMs);
-    if (cache.size >= maxEntries) {
-      // Oldest first (a Map iterates in insertion order): a bounded cache that no caller can grow.
-      const oldest = cache.keys().next();
-      if (oldest.done !== true) cache.delete(oldest.value);
-    }
+    // Bounded, least recently used forgotten first: no caller can grow it.
     cache.set(token, { verified, validUntil });
   }
 

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { RecentMemory } from './recent-memory';
 
 /**
  * `ce-signature` is `sha256=<hex HMAC-SHA256(key = UTF-8 bytes of the access key, message = connection id)>`,
@@ -32,7 +33,7 @@ export interface SignatureVerifierOptions {
 
 /**
  * Every event of a connection carries the same signature, so the expected digests of connections that
- * proved themselves are remembered (bounded, oldest forgotten first): the HMAC, most of a webhook
+ * proved themselves are remembered (bounded, least recently used forgotten first): the HMAC, most of a webhook
  * request's CPU, is paid once per connection instead of once per event. Only verified connections are
  * remembered, so forged requests cannot churn the memory; each comparison still runs in constant time.
  */
@@ -44,7 +45,8 @@ export function createSignatureVerifier(
   // Raw key bytes: createHmac with a KeyObject measured slower on Node 20 than with a Buffer.
   const keys = accessKeys.map((key) => Buffer.from(key, 'utf8'));
   const capacity = options.rememberConnections ?? 10_000;
-  const verified = new Map<string, Buffer[]>();
+  const verified =
+    capacity > 0 ? new RecentMemory<string, VerifiedConnection>(Math.max(capacity, 2)) : undefined;
 
   function matches(presented: readonly Buffer[], expected: readonly Buffer[]): boolean {
     let matched = false;
@@ -60,19 +62,30 @@ export function createSignatureVerifier(
   return {
     verify(connectionId, header) {
       if (!header) return false;
+      const remembered = verified?.get(connectionId);
+      // The service sends the same header with every event of a connection: comparing it whole (in constant
+      // time; its length is public) skips decoding it. Any other spelling takes the full path below.
+      if (remembered !== undefined) {
+        const bytes = Buffer.from(header, 'utf8');
+        if (bytes.length === remembered.header.length && timingSafeEqual(bytes, remembered.header))
+          return true;
+      }
       const presented = parseSignatureHeader(header);
       if (presented.length === 0) return false;
-      const remembered = verified.get(connectionId);
-      if (remembered !== undefined) return matches(presented, remembered);
-      const expected = keys.map((key) => createHmac('sha256', key).update(connectionId, 'utf8').digest());
-      if (!matches(presented, expected)) return false;
-      if (capacity > 0) {
-        if (verified.size >= capacity) verified.delete(verified.keys().next().value as string);
-        verified.set(connectionId, expected);
-      }
+      if (remembered !== undefined) return matches(presented, remembered.digests);
+      const digests = keys.map((key) => createHmac('sha256', key).update(connectionId, 'utf8').digest());
+      if (!matches(presented, digests)) return false;
+      verified?.set(connectionId, { digests, header: Buffer.from(header, 'utf8') });
       return true;
     },
   };
+}
+
+interface VerifiedConnection {
+  /** The expected digest under each configured key. */
+  digests: Buffer[];
+  /** The header value that proved the connection, as bytes for a constant-time comparison. */
+  header: Buffer;
 }
 
 /** Decodes the hex digests of a header value; malformed entries are dropped, never matched. */
