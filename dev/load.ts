@@ -1,7 +1,10 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
+import type { ClientsAnswer, ClientsRequest } from './load-clients';
 import { startLocalStack, type LocalStack } from './stack';
 
 /**
@@ -78,44 +81,43 @@ async function negotiate(stack: LocalStack, jwt: string): Promise<string> {
   return ((await response.json()) as { url: string }).url;
 }
 
-/** A json.webpubsub.azure.v1 client that counts the server messages it receives, by sequence number. */
-class LoadClient {
-  readonly seen = new Set<number>();
-  duplicates = 0;
-  closedEarly = false;
-  private constructor(readonly socket: WebSocket) {}
+/** The clients' process, asked one question at a time. */
+class ClientsProcess {
+  private constructor(private readonly child: ChildProcess) {}
 
-  static connect(url: string, timeoutMs: number): Promise<LoadClient> {
-    return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, 'json.webpubsub.azure.v1');
-      const client = new LoadClient(socket);
-      const timer = setTimeout(() => {
-        socket.terminate();
-        reject(new Error('connect timed out'));
-      }, timeoutMs);
-      socket.on('message', (raw: Buffer) => {
-        const message = JSON.parse(raw.toString('utf8')) as { type?: string; event?: string; data?: unknown };
-        if (message.type === 'system' && message.event === 'connected') {
-          clearTimeout(timer);
-          resolve(client);
-        } else if (message.type === 'message' && typeof message.data === 'string') {
-          const sequence = Number(message.data);
-          if (client.seen.has(sequence)) client.duplicates += 1;
-          else client.seen.add(sequence);
-        }
-      });
-      socket.once('unexpected-response', (_req, res) => {
-        clearTimeout(timer);
-        reject(new Error(`upgrade refused: ${res.statusCode ?? 0}`));
-      });
-      socket.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      socket.once('close', () => {
-        client.closedEarly = true;
-      });
+  static start(): ClientsProcess {
+    return new ClientsProcess(fork(join(__dirname, 'load-clients.js'), [], { stdio: 'inherit' }));
+  }
+
+  async ask<K extends ClientsAnswer['kind']>(
+    request: ClientsRequest,
+    kind: K,
+  ): Promise<Extract<ClientsAnswer, { kind: K }>> {
+    const answered = new Promise<Extract<ClientsAnswer, { kind: K }>>((resolve, reject) => {
+      const onMessage = (message: ClientsAnswer): void => {
+        if (message.kind !== kind) return;
+        this.child.off('message', onMessage);
+        this.child.off('exit', onExit);
+        resolve(message as Extract<ClientsAnswer, { kind: K }>);
+      };
+      const onExit = (code: number | null): void => {
+        this.child.off('message', onMessage);
+        reject(new Error(`the clients' process exited (${code ?? 'signal'}) before answering ${kind}`));
+      };
+      this.child.on('message', onMessage);
+      this.child.once('exit', onExit);
     });
+    this.child.send(request);
+    return answered;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    if (this.child.connected) this.child.send({ kind: 'stop' } satisfies ClientsRequest);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
   }
 }
 
@@ -138,25 +140,26 @@ async function main(): Promise<void> {
     functionKey,
     log: () => {},
   });
-  const clients: LoadClient[] = [];
+  const clientsProcess = ClientsProcess.start();
   let clean = true;
   try {
     const jwt = await signIn(stack);
 
     // 1. Concurrent connects.
     const urls = await Promise.all(Array.from({ length: run.clients }, () => negotiate(stack, jwt)));
+    const total = run.rate * run.seconds;
     let started = performance.now();
-    const connects = await Promise.allSettled(urls.map((url) => LoadClient.connect(url, 60_000)));
+    const { connected, failures } = await clientsProcess.ask(
+      { kind: 'connect', urls, timeoutMs: 60_000, expectedMessages: total },
+      'connected',
+    );
     const connectMs = performance.now() - started;
-    const failures = connects.filter((outcome) => outcome.status === 'rejected');
-    for (const outcome of connects) if (outcome.status === 'fulfilled') clients.push(outcome.value);
     console.log(
-      `connects: ${run.clients} at once -> ${clients.length} connected, ${failures.length} failed, in ${(connectMs / 1000).toFixed(1)} s`,
+      `connects: ${run.clients} at once -> ${connected} connected, ${failures.length} failed, in ${(connectMs / 1000).toFixed(1)} s`,
     );
     if (failures.length > 0) {
       clean = false;
-      const first = failures[0] as PromiseRejectedResult;
-      console.log(`  first failure: ${String(first.reason)}`);
+      console.log(`  first failure: ${failures[0] ?? ''}`);
     }
 
     // 2. Negotiates at a fixed concurrency.
@@ -186,7 +189,6 @@ async function main(): Promise<void> {
 
     // 3. Sustained push to every client.
     const pushUrl = `${stack.url}/api/hubs/chat/messages?code=${functionKey}`;
-    const total = run.rate * run.seconds;
     const pushLatencies: number[] = [];
     let pushErrors = 0;
     const statuses = new Map<string, number>();
@@ -222,34 +224,33 @@ async function main(): Promise<void> {
     await Promise.all(inFlight);
     const pushS = (performance.now() - started) / 1000;
     // Wait for delivery to finish: until every client has everything, or nothing moved for 10 s.
-    const expected = total * clients.length;
-    const received = (): number => clients.reduce((sum, client) => sum + client.seen.size, 0);
+    const expected = total * connected;
+    const received = async (): Promise<number> =>
+      (await clientsProcess.ask({ kind: 'progress' }, 'progress')).received;
     let last = -1;
     let stillSince = performance.now();
-    while (received() < expected && performance.now() - stillSince < 10_000) {
+    while ((await received()) < expected && performance.now() - stillSince < 10_000) {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      const now = received();
+      const now = await received();
       if (now !== last) {
         last = now;
         stillSince = performance.now();
       }
     }
-    const got = received();
+    const drainS = (performance.now() - started) / 1000 - pushS;
     // A push we answered 202 must reach every client: these are the losses that count.
-    let lostAccepted = 0;
-    for (const client of clients)
-      for (const sequence of accepted) if (!client.seen.has(sequence)) lostAccepted += 1;
-    const duplicates = clients.reduce((sum, client) => sum + client.duplicates, 0);
-    const dropped = clients.filter((client) => client.closedEarly).length;
+    const report = await clientsProcess.ask({ kind: 'report', accepted: [...accepted] }, 'report');
+    const { lostAccepted, duplicates, closedEarly: dropped } = report;
+    const got = report.received;
     console.log(
-      `push: ${total} messages at ${run.rate}/s for ${run.seconds} s (sent in ${pushS.toFixed(1)} s) to ${clients.length} clients -> ` +
+      `push: ${total} messages at ${run.rate}/s for ${run.seconds} s (sent in ${pushS.toFixed(1)} s, deliveries settled ${drainS.toFixed(1)} s after the last push) to ${connected} clients -> ` +
         `${pushErrors} push errors (statuses ${JSON.stringify(Object.fromEntries(statuses))}), ` +
         `${lostAccepted} deliveries of accepted pushes lost, ${expected - got} of ${expected} deliveries missing in all, ${duplicates} duplicates, ` +
         `${dropped} sockets closed; push ${summary(pushLatencies)}`,
     );
     if (pushErrors > 0 || got !== expected || duplicates > 0 || dropped > 0) clean = false;
   } finally {
-    for (const client of clients) client.socket.terminate();
+    await clientsProcess.stop();
     await stack.close();
   }
   console.log(clean ? 'load: clean' : 'load: FAILURES (see above)');

@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import { batchWritesThisTurn } from './client/write-batching';
 import type { EmulatorLimits } from './config';
 import { ackMessage, connectedMessage, disconnectedMessage, type Delivery } from './messages';
 import type { RoleSet } from './permissions';
@@ -264,6 +265,7 @@ export class ClientConnection {
       return;
     }
     this.#pendingWrites++;
+    batchWritesThisTurn(ws);
     ws.send(data, binary ? BINARY : TEXT, this.#written);
   }
 }

@@ -19,6 +19,7 @@ import { CookieJar } from '../upstream/cookies';
 import { lastHeader, type EventContext, type EventDispatcher } from '../upstream/dispatcher';
 import { handleJsonFrame, type ProtocolContext } from './json-protocol';
 import { handleRawFrame } from './raw-protocol';
+import { rememberTransport } from './write-batching';
 
 export interface ClientEndpointDeps {
   config: EmulatorConfig;
@@ -423,6 +424,7 @@ export class ClientEndpoint {
     // With permessage-deflate off, ws completes the handshake synchronously.
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       upgraded = ws;
+      rememberTransport(ws, socket);
       this.#sockets.add(ws);
       ws.once('close', () => this.#sockets.delete(ws));
     });

@@ -1,6 +1,8 @@
 import type { TokenCredential } from '@azure/identity';
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
+import { KeyObject } from 'node:crypto';
 import { allowsInsecureConnection, createServiceClients } from '../../src/service/clients';
+import { startServiceStandIn } from '../support/push-service-stand-in';
 
 const keyConfig = {
   mode: 'key' as const,
@@ -45,6 +47,27 @@ describe('createServiceClients', () => {
       aud: 'https://contoso.webpubsub.azure.com/client/hubs/chat',
       sub: 'alice',
     });
+  });
+
+  it('signs every REST call with the access key, handing jsonwebtoken a secret KeyObject (no PEM attempt)', async () => {
+    const standIn = await startServiceStandIn();
+    try {
+      const clients = createServiceClients({
+        mode: 'key',
+        endpoint: new URL(standIn.endpoint),
+        accessKey: standIn.accessKey,
+      });
+      const client = await clients.forHub('chat');
+      await client.sendToAll('one', { contentType: 'text/plain' });
+      await client.sendToAll('two', { contentType: 'text/plain' });
+      // The stand-in verifies each bearer token with jose: HS256 under the key's bytes, audience = URL.
+      expect(standIn.requests.map((request) => request.authorized)).toEqual([true, true]);
+      const { key } = (client as unknown as { credential: { key: unknown } }).credential;
+      expect(key).toBeInstanceOf(KeyObject);
+      expect((key as KeyObject).type).toBe('secret');
+    } finally {
+      await standIn.close();
+    }
   });
 
   it('uses the given credential in keyless mode and asks it for the service scope', async () => {
