@@ -33,9 +33,9 @@ export interface SignatureVerifierOptions {
 
 /**
  * Every event of a connection carries the same signature, so the expected digests of connections that
- * proved themselves are remembered (bounded, least recently used forgotten first): the HMAC, most of a webhook
- * request's CPU, is paid once per connection instead of once per event. Only verified connections are
- * remembered, so forged requests cannot churn the memory; each comparison still runs in constant time.
+ * proved themselves are remembered (bounded, least recently used forgotten first): the HMAC, most of a
+ * webhook request's CPU, is paid once per connection instead of once per event. Only verified connections
+ * are remembered, so forged requests cannot churn the memory; each comparison still runs in constant time.
  */
 export function createSignatureVerifier(
   accessKeys: readonly string[],
