@@ -1,0 +1,40 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { buildIsStale } from './support';
+
+/**
+ * `npm run load` (dist/dev/load.js) in miniature: the same three phases and the same exact counting, with
+ * its clients in their own process, sized to take seconds. The full run's figures are in SECURITY.md; this
+ * keeps the script itself (its child process, IPC and counts) from breaking unnoticed.
+ */
+const ROOT = join(__dirname, '..', '..');
+const LOAD = join(ROOT, 'dist', 'dev', 'load.js');
+
+beforeAll(async () => {
+  if (buildIsStale(ROOT))
+    await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
+}, 120_000);
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!/^(WebPubSub|Negotiate|PushApi|Cors|AZURE_)/.test(name)) env[name] = value;
+  }
+  return env;
+}
+
+test('a small load run connects every client, makes every delivery and says clean', async () => {
+  const args = ['--clients', '40', '--negotiates', '100', '--concurrency', '10', '--rate', '20'];
+  const { stdout } = await promisify(execFile)(process.execPath, [LOAD, ...args, '--seconds', '2'], {
+    cwd: ROOT,
+    env: cleanEnv(),
+    timeout: 90_000,
+  });
+  expect(stdout).toContain('connects: 40 at once -> 40 connected, 0 failed');
+  expect(stdout).toContain('negotiates: 100 at concurrency 10 -> 0 errors');
+  expect(stdout).toMatch(/push: 40 messages .* -> 0 push errors/);
+  expect(stdout).toContain('0 deliveries of accepted pushes lost, 0 of 1600 deliveries missing in all');
+  expect(stdout).toContain('0 duplicates, 0 sockets closed');
+  expect(stdout.trim().split('\n').at(-1)).toBe('load: clean');
+}, 120_000);
