@@ -17,28 +17,51 @@ export interface Transport {
 }
 
 const transports = new WeakMap<object, Transport>();
-const corked = new Set<Transport>();
+/** Each corked socket with the number of frames held for it this turn. */
+const corked = new Map<Transport, number>();
 let flushScheduled = false;
+
+/**
+ * A batch leaves early once it holds this many frames. Held frames have not been written yet, so their
+ * write callbacks are held too, and the emulator counts unconfirmed writes to spot clients that stop
+ * reading (`maxOutboundMessages`): an unbounded batch in a very busy turn could look like a slow client.
+ */
+export const MAX_FRAMES_PER_BATCH = 64;
 
 /** Called at the upgrade, the only moment the raw socket under a ws WebSocket (the key) is in hand. */
 export function rememberTransport(ws: object, socket: Transport): void {
   transports.set(ws, socket);
 }
 
-/** Holds `ws`'s writes until the end of this turn of the event loop (until the check phase). */
+/**
+ * Holds `ws`'s writes until the end of this turn of the event loop (the check phase), or until the batch
+ * is full. Call it once per frame, just before the frame is written.
+ */
 export function batchWritesThisTurn(ws: object): void {
   const socket = transports.get(ws);
-  if (socket === undefined || corked.has(socket) || socket.destroyed) return;
-  socket.cork();
-  corked.add(socket);
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(flush);
+  if (socket === undefined || socket.destroyed) return;
+  const held = corked.get(socket);
+  if (held === undefined) {
+    socket.cork();
+    corked.set(socket, 1);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+    return;
   }
+  if (held < MAX_FRAMES_PER_BATCH) {
+    corked.set(socket, held + 1);
+    return;
+  }
+  // Full: send what is held and start a new batch with this frame.
+  socket.uncork();
+  socket.cork();
+  corked.set(socket, 1);
 }
 
 function flush(): void {
   flushScheduled = false;
-  for (const socket of corked) socket.uncork();
+  for (const socket of corked.keys()) socket.uncork();
   corked.clear();
 }

@@ -1,5 +1,9 @@
 import { Writable } from 'node:stream';
-import { batchWritesThisTurn, rememberTransport } from '../../emulator/client/write-batching';
+import {
+  batchWritesThisTurn,
+  MAX_FRAMES_PER_BATCH,
+  rememberTransport,
+} from '../../emulator/client/write-batching';
 
 /** A transport that records each system-call-sized write it is handed: one entry per write or writev. */
 function recordingTransport(): { transport: Writable; writes: string[][] } {
@@ -51,5 +55,19 @@ describe('write batching of client sockets', () => {
     await endOfTurn();
     expect(a.writes).toEqual([['a1', 'a2'], ['a3']]);
     expect(b.writes).toEqual([['b1']]);
+  });
+
+  it('sends a full batch at once, so a busy turn never holds more than a batch of unconfirmed writes', async () => {
+    const { transport, writes } = recordingTransport();
+    const ws = {};
+    rememberTransport(ws, transport);
+    const frames = Array.from({ length: MAX_FRAMES_PER_BATCH + 3 }, (_, index) => `frame ${index}`);
+    for (const frame of frames) {
+      batchWritesThisTurn(ws);
+      transport.write(frame);
+    }
+    expect(writes).toEqual([frames.slice(0, MAX_FRAMES_PER_BATCH)]);
+    await endOfTurn();
+    expect(writes).toEqual([frames.slice(0, MAX_FRAMES_PER_BATCH), frames.slice(MAX_FRAMES_PER_BATCH)]);
   });
 });
