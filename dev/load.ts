@@ -2,14 +2,17 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { ClientsAnswer, ClientsRequest } from './load-clients';
-import { startLocalStack, type LocalStack } from './stack';
+import type { EmulatorAnswer, EmulatorRequest } from './load-emulator';
+import { hubsFromSettings, startLocalStack, type LocalStack } from './stack';
 
 /**
- * `npm run load`: the load figures of issue 9, on loopback only, against the local stack (emulator + local
- * Functions host + our webhook and chat app), in one process. Three phases, each counted exactly:
+ * `npm run load`: the load figures of issue 9, on loopback only, in three processes: the local Functions
+ * host (our webhook, negotiate, push API and chat app) with the load generator in this one, the emulator in
+ * another (dev/load-emulator.ts), as the service is apart from the host, and the WebSocket clients in a
+ * third (dev/load-clients.ts). Three phases, each counted exactly:
  *
  *   1. `--clients` (1,000) WebSocket connects at once, each through emulator -> our webhook (connect and
  *      connected events), with a client URL from our negotiate: failures must be zero;
@@ -81,6 +84,23 @@ async function negotiate(stack: LocalStack, jwt: string): Promise<string> {
   return ((await response.json()) as { url: string }).url;
 }
 
+const STAND_IN_CONNECTION_STRING =
+  'Endpoint=http://127.0.0.1:9;AccessKey=replaced-before-the-first-request;Version=1.0;';
+
+function askEmulator(child: ChildProcess, request: EmulatorRequest): Promise<EmulatorAnswer> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null): void => {
+      reject(new Error(`the emulator's process exited (${code ?? 'signal'}) before it was ready`));
+    };
+    child.once('exit', onExit);
+    child.once('message', (answer: EmulatorAnswer) => {
+      child.off('exit', onExit);
+      resolve(answer);
+    });
+    child.send(request);
+  });
+}
+
 /** The clients' process, asked one question at a time. */
 class ClientsProcess {
   private constructor(private readonly child: ChildProcess) {}
@@ -133,16 +153,26 @@ async function main(): Promise<void> {
   hardDeadline.unref();
 
   const functionKey = randomBytes(16).toString('hex');
+  // The host starts first, with a stand-in service setting (so the stack starts no emulator of its own);
+  // the emulator needs the host's port for its event handler, and the app reads its settings only on its
+  // first request, by which time the emulator's connection string has replaced the stand-in.
   const stack = await startLocalStack({
     port: 0,
-    emulatorPort: 0,
     hostname: '127.0.0.1',
     functionKey,
     log: () => {},
+    env: { WebPubSubConnectionString: STAND_IN_CONNECTION_STRING },
   });
+  const prefix = stack.host.routePrefix === '' ? '' : `/${stack.host.routePrefix}`;
+  const emulatorProcess = fork(join(__dirname, 'load-emulator.js'), [], { stdio: 'inherit' });
   const clientsProcess = ClientsProcess.start();
   let clean = true;
   try {
+    const { connectionString } = await askEmulator(emulatorProcess, {
+      hubs: hubsFromSettings(),
+      eventHandlerUrl: `http://127.0.0.1:${stack.host.port}${prefix}/webpubsub/events?code=${functionKey}`,
+    });
+    process.env.WebPubSubConnectionString = connectionString;
     const jwt = await signIn(stack);
 
     // 1. Concurrent connects.
@@ -187,7 +217,10 @@ async function main(): Promise<void> {
     );
     if (errors > 0) clean = false;
 
-    // 3. Sustained push to every client.
+    // 3. Sustained push to every client. The stack's event-loop delay tells a slow push that waited behind
+    // the fan-out (this process) from one the service path itself made slow.
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     const pushUrl = `${stack.url}/api/hubs/chat/messages?code=${functionKey}`;
     const pushLatencies: number[] = [];
     let pushErrors = 0;
@@ -223,6 +256,7 @@ async function main(): Promise<void> {
     }
     await Promise.all(inFlight);
     const pushS = (performance.now() - started) / 1000;
+    loopDelay.disable();
     // Wait for delivery to finish: until every client has everything, or nothing moved for 10 s.
     const expected = total * connected;
     const received = async (): Promise<number> =>
@@ -246,11 +280,13 @@ async function main(): Promise<void> {
       `push: ${total} messages at ${run.rate}/s for ${run.seconds} s (sent in ${pushS.toFixed(1)} s, deliveries settled ${drainS.toFixed(1)} s after the last push) to ${connected} clients -> ` +
         `${pushErrors} push errors (statuses ${JSON.stringify(Object.fromEntries(statuses))}), ` +
         `${lostAccepted} deliveries of accepted pushes lost, ${expected - got} of ${expected} deliveries missing in all, ${duplicates} duplicates, ` +
-        `${dropped} sockets closed; push ${summary(pushLatencies)}`,
+        `${dropped} sockets closed; push ${summary(pushLatencies)}; ` +
+        `stack event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms`,
     );
     if (pushErrors > 0 || got !== expected || duplicates > 0 || dropped > 0) clean = false;
   } finally {
     await clientsProcess.stop();
+    if (emulatorProcess.connected) emulatorProcess.disconnect();
     await stack.close();
   }
   console.log(clean ? 'load: clean' : 'load: FAILURES (see above)');
