@@ -5,8 +5,9 @@ import { buildIsStale } from './support';
 
 /**
  * `npm run load` (dist/dev/load.js) in miniature: the same three phases and the same exact counting, with
- * its clients in their own process, sized to take seconds. The full run's figures are in SECURITY.md; this
- * keeps the script itself (its child process, IPC and counts) from breaking unnoticed.
+ * the emulator and the clients in processes of their own, sized to take seconds. The full run's figures
+ * are in SECURITY.md; this keeps the script itself (its child processes, IPC and counts) from breaking
+ * unnoticed.
  */
 const ROOT = join(__dirname, '..', '..');
 const LOAD = join(ROOT, 'dist', 'dev', 'load.js');
