@@ -39,7 +39,7 @@ export interface ServiceClientsOptions {
  * was written for string keys.
  */
 class SecretKeyCredential extends AzureKeyCredential {
-  readonly #secret: KeyObject;
+  #secret: KeyObject;
 
   constructor(accessKey: string) {
     super(accessKey);
@@ -48,6 +48,11 @@ class SecretKeyCredential extends AzureKeyCredential {
 
   override get key(): string {
     return this.#secret as unknown as string;
+  }
+
+  override update(accessKey: string): void {
+    super.update(accessKey);
+    this.#secret = createSecretKey(Buffer.from(accessKey, 'utf8'));
   }
 }
 

@@ -70,6 +70,25 @@ describe('createServiceClients', () => {
     }
   });
 
+  it('signs with the new key after the credential is updated (key rotation through the SDK)', async () => {
+    const standIn = await startServiceStandIn();
+    try {
+      const clients = createServiceClients({
+        mode: 'key',
+        endpoint: new URL(standIn.endpoint),
+        accessKey: 'the-key-before-rotation',
+      });
+      const client = await clients.forHub('chat');
+      const { credential } = client as unknown as { credential: { update(key: string): void } };
+      await expect(client.sendToAll('before', { contentType: 'text/plain' })).rejects.toThrow(/Unauthorized/);
+      credential.update(standIn.accessKey);
+      await client.sendToAll('after', { contentType: 'text/plain' });
+      expect(standIn.requests.map((request) => request.authorized)).toEqual([false, true]);
+    } finally {
+      await standIn.close();
+    }
+  });
+
   it('uses the given credential in keyless mode and asks it for the service scope', async () => {
     const scopes: (string | string[])[] = [];
     const credential: TokenCredential = {
