@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildIsStale } from './support';
+import { buildIfStale, cleanEnv } from './support';
 
 /**
  * `npm run load` (dist/dev/load.js) in miniature: the same three phases and the same exact counting, with
@@ -13,17 +13,8 @@ const ROOT = join(__dirname, '..', '..');
 const LOAD = join(ROOT, 'dist', 'dev', 'load.js');
 
 beforeAll(async () => {
-  if (buildIsStale(ROOT))
-    await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  await buildIfStale(ROOT);
 }, 120_000);
-
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(WebPubSub|Negotiate|PushApi|Cors|AZURE_)/.test(name)) env[name] = value;
-  }
-  return env;
-}
 
 test('a small load run connects every client, makes every delivery and says clean', async () => {
   const args = ['--clients', '40', '--negotiates', '100', '--concurrency', '10', '--rate', '20'];

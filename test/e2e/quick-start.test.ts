@@ -3,12 +3,11 @@ import {
   type OnGroupDataMessageArgs,
   type OnServerDataMessageArgs,
 } from '@azure/web-pubsub-client';
-import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { promisify } from 'node:util';
-import { buildIsStale, negotiate, RawChatClient, signIn } from './support';
+import { buildIfStale, cleanEnv, negotiate, RawChatClient, signIn } from './support';
 
 /**
  * The README quick start, as a person runs it: `npm start` (here its entry, dist/dev/start.js, built first
@@ -19,23 +18,13 @@ import { buildIsStale, negotiate, RawChatClient, signIn } from './support';
 const ROOT = join(__dirname, '..', '..');
 const START = join(ROOT, 'dist', 'dev', 'start.js');
 
-/** The environment without app settings: the stack's own defaults must be enough. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(WebPubSub|Negotiate|PushApi|Cors|AZURE_)/.test(name)) env[name] = value;
-  }
-  return env;
-}
-
 let child: ChildProcessByStdio<null, Readable, Readable> | undefined;
 let stdout = '';
 let stderr = '';
 const clients: WebPubSubClient[] = [];
 
 beforeAll(async () => {
-  if (buildIsStale(ROOT))
-    await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  await buildIfStale(ROOT);
 }, 120_000);
 
 afterAll(() => {
@@ -58,6 +47,37 @@ function waitForStdout(pattern: RegExp, exited: Promise<unknown>): Promise<RegEx
     );
     check();
   });
+}
+
+/**
+ * Starts `npm start`'s entry with `args` and waits for its banner to end; resolves with the process, the
+ * host's port and the process's exit (code, signal).
+ */
+async function startStack(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{
+  stack: ChildProcessByStdio<null, Readable, Readable>;
+  port: string;
+  exited: Promise<[number | null, NodeJS.Signals | null]>;
+}> {
+  stdout = '';
+  stderr = '';
+  const stack = spawn(process.execPath, [START, '--port', '0', '--emulator-port', '0', ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child = stack;
+  stack.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  stack.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = once(stack, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  const [, port = ''] = await waitForStdout(
+    /Local Functions host listening on http:\/\/localhost:(\d+)\n/,
+    exited,
+  );
+  await waitForStdout(/Press Ctrl\+C to stop/, exited);
+  return { stack, port, exited };
 }
 
 async function connectClient(userId: string, url: string) {
@@ -95,21 +115,8 @@ async function connectClient(userId: string, url: string) {
 
 describe('npm start (the README quick start)', () => {
   it('starts the stack, serves the page, signs in, negotiates, chats, pushes and stops cleanly on SIGTERM', async () => {
-    child = spawn(process.execPath, [START, '--port', '0', '--emulator-port', '0'], {
-      cwd: ROOT,
-      env: cleanEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-
-    const [, port] = await waitForStdout(
-      /Local Functions host listening on http:\/\/localhost:(\d+)\n/,
-      exited,
-    );
+    const { stack, port, exited } = await startStack([], cleanEnv());
     const [, emulatorPort] = await waitForStdout(/Web PubSub emulator: http:\/\/localhost:(\d+)/, exited);
-    await waitForStdout(/Press Ctrl\+C to stop/, exited);
     const base = `http://127.0.0.1:${port}`;
     expect(Number(emulatorPort)).toBeGreaterThan(0);
     expect(stdout).toContain(`Demo page:  http://localhost:${port}/`);
@@ -183,7 +190,7 @@ describe('npm start (the README quick start)', () => {
     }
 
     for (const client of clients) client.stop();
-    child.kill('SIGTERM');
+    stack.kill('SIGTERM');
     const [code, signal] = await exited;
     expect({ code, signal }).toEqual({ code: 0, signal: null });
     expect(stdout).toContain('SIGTERM: stopping the local host');
@@ -199,21 +206,7 @@ describe('npm start with the service set explicitly', () => {
       ...cleanEnv(),
       WebPubSubConnectionString: `Endpoint=${endpoint};AccessKey=${'k'.repeat(44)};Version=1.0;`,
     };
-    stdout = '';
-    stderr = '';
-    child = spawn(process.execPath, [START, '--port', '0', '--emulator-port', '0'], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-    const [, port] = await waitForStdout(
-      /Local Functions host listening on http:\/\/localhost:(\d+)\n/,
-      exited,
-    );
-    await waitForStdout(/Press Ctrl\+C to stop/, exited);
+    const { stack, port, exited } = await startStack([], env);
     expect(stdout).toContain(
       `Web PubSub: ${endpoint}   (set by WebPubSub settings in the environment; no emulator started)`,
     );
@@ -222,7 +215,7 @@ describe('npm start with the service set explicitly', () => {
     expect(stdout).not.toContain('k'.repeat(44));
     const health = await fetch(`http://127.0.0.1:${port}/api/health`);
     expect(await health.json()).toMatchObject({ status: 'ok', endpoint });
-    child.kill('SIGTERM');
+    stack.kill('SIGTERM');
     const [code] = await exited;
     expect(code).toBe(0);
   }, 30_000);
@@ -230,25 +223,7 @@ describe('npm start with the service set explicitly', () => {
 
 describe('npm start --function-key', () => {
   it('gives the emulator the key, so events pass the host key check, and the push API wants it', async () => {
-    stdout = '';
-    stderr = '';
-    child = spawn(
-      process.execPath,
-      [START, '--port', '0', '--emulator-port', '0', '--function-key', 'local-key'],
-      {
-        cwd: ROOT,
-        env: cleanEnv(),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-    const [, port] = await waitForStdout(
-      /Local Functions host listening on http:\/\/localhost:(\d+)\n/,
-      exited,
-    );
-    await waitForStdout(/Press Ctrl\+C to stop/, exited);
+    const { stack, port, exited } = await startStack(['--function-key', 'local-key'], cleanEnv());
     expect(stdout).toContain(`events -> http://127.0.0.1:${port}/api/webpubsub/events)`);
     expect(stdout).not.toContain('local-key');
     const base = `http://127.0.0.1:${port}`;
@@ -266,7 +241,7 @@ describe('npm start --function-key', () => {
       });
     expect((await push({})).status).toBe(401);
     expect((await push({ 'x-functions-key': 'local-key' })).status).toBe(202);
-    child.kill('SIGTERM');
+    stack.kill('SIGTERM');
     expect((await exited)[0]).toBe(0);
   }, 30_000);
 });

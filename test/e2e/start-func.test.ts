@@ -1,10 +1,9 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import { buildIsStale } from './support';
+import { buildIfStale, cleanEnv } from './support';
 
 /**
  * `npm run start:func` (dist/dev/start-func.js) with a stand-in `func` on PATH: the emulator must be up
@@ -16,8 +15,7 @@ const START_FUNC = join(ROOT, 'dist', 'dev', 'start-func.js');
 const bin = mkdtempSync(join(tmpdir(), 'fake-func-'));
 
 beforeAll(async () => {
-  if (buildIsStale(ROOT))
-    await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  await buildIfStale(ROOT);
   writeFileSync(
     join(bin, 'func'),
     `#!${process.execPath}
@@ -33,14 +31,6 @@ fetch(endpoint.replace('localhost', '127.0.0.1') + '/api/health', { method: 'HEA
 }, 120_000);
 
 afterAll(() => rmSync(bin, { recursive: true, force: true }));
-
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(WebPubSub|Negotiate|PushApi|Cors|AZURE_)/.test(name)) env[name] = value;
-  }
-  return env;
-}
 
 describe('npm run start:func', () => {
   it('starts the emulator, then func start with the connection string of the emulator, and exits with its code', async () => {

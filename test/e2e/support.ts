@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import WebSocket from 'ws';
 
 /**
@@ -170,4 +172,19 @@ export function buildIsStale(ROOT: string): boolean {
       return !existsSync(built) || statSync(built).mtimeMs < statSync(join(ROOT, path)).mtimeMs;
     });
   return ['src', 'dev', 'emulator'].some(stale);
+}
+
+/** Compiles the app (tsconfig.build.json) when buildIsStale says the tests would run an old build. */
+export async function buildIfStale(ROOT: string): Promise<void> {
+  if (buildIsStale(ROOT))
+    await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
+}
+
+/** This process's environment without app settings: a started stack must find its own defaults. */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!/^(WebPubSub|Negotiate|PushApi|Cors|AZURE_)/.test(name)) env[name] = value;
+  }
+  return env;
 }
