@@ -132,6 +132,23 @@ export async function startTestIssuer(): Promise<TestIssuer> {
   };
 }
 
+/** The labels of forgedTokens, known before any issuer starts (test tables are built at load time). */
+export const FORGED_TOKEN_NAMES = [
+  'alg none (unsigned)',
+  'RS256 header with the signature stripped',
+  'signed by another key under the issuer kid',
+  'payload altered after signing (sub changed)',
+  'HS256 keyed with the issuer public key PEM (algorithm confusion)',
+  'HS256 keyed with the JWK modulus (algorithm confusion)',
+  'expired an hour ago',
+  'not valid for another hour (nbf)',
+  'without exp',
+  'from another issuer',
+  'for another audience',
+  'with a kid the issuer does not have',
+  'that is not a JWT at all',
+] as const;
+
 /**
  * Tokens that must all be refused, each with the reason a verifier should give. Built against `issuer`
  * at call time so that each is fresh.
