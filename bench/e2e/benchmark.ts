@@ -1,8 +1,8 @@
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { join } from 'node:path';
+import { loopbackPoster } from '../lib/post';
 import { startChildServer, type ChildServer } from '../lib/child-server';
 import { interleavedRounds, keepInFlight } from '../lib/rounds';
 import { median } from '../lib/stats';
@@ -53,18 +53,8 @@ interface Sample {
   sent: number;
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: WINDOW });
-
-function post(port: number, path: string, headers: Record<string, string>, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers, agent }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const poster = loopbackPoster(WINDOW);
+const post = poster.post;
 
 /** Resident memory of a process (Linux /proc), in bytes; undefined elsewhere. */
 function rssOf(pid: number): number | undefined {

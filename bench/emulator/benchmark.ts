@@ -1,7 +1,7 @@
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { fork, type ChildProcess } from 'node:child_process';
-import { Agent, request } from 'node:http';
 import { join } from 'node:path';
+import { loopbackPoster } from '../lib/post';
 import { startChildServer, type ChildServer } from '../lib/child-server';
 import { interleavedRounds, keepInFlight, type Plan as RoundPlan } from '../lib/rounds';
 import { median } from '../lib/stats';
@@ -69,18 +69,8 @@ export const emulatorBenchmark: Benchmark = {
   run: runFanOut,
 };
 
-const agent = new Agent({ keepAlive: true, maxSockets: WINDOW });
-
-function post(port: number, path: string, headers: Record<string, string>, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers, agent }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const poster = loopbackPoster(WINDOW);
+const post = poster.post;
 
 async function startClients(target: Target, command: OpenClients): Promise<void> {
   const script = join(__dirname, 'clients.js');
@@ -234,7 +224,7 @@ async function tearDown(targets: Record<TargetName, Target> | undefined): Promis
   }
   await targets.bare.server.close();
   await targets.json.server.close();
-  agent.destroy();
+  poster.close();
 }
 
 async function runFanOut(context: BenchContext): Promise<BenchOutcome> {
