@@ -2,7 +2,7 @@ import type { TokenCredential } from '@azure/identity';
 import { WebPubSubServiceClient } from '@azure/web-pubsub';
 import { KeyObject } from 'node:crypto';
 import { allowsInsecureConnection, createServiceClients } from '../../src/service/clients';
-import { startServiceStandIn } from '../support/push-service-stand-in';
+import { startServiceStandIn, type ServiceStandIn } from '../support/push-service-stand-in';
 
 const keyConfig = {
   mode: 'key' as const,
@@ -49,15 +49,26 @@ describe('createServiceClients', () => {
     });
   });
 
-  it('signs every REST call with the access key, handing jsonwebtoken a secret KeyObject (no PEM attempt)', async () => {
+  /** A key-mode client for hub `chat` against a stand-in that verifies every SDK token with jose. */
+  async function withStandIn(
+    accessKey: string | undefined,
+    test: (client: WebPubSubServiceClient, standIn: ServiceStandIn) => Promise<void>,
+  ): Promise<void> {
     const standIn = await startServiceStandIn();
     try {
       const clients = createServiceClients({
         mode: 'key',
         endpoint: new URL(standIn.endpoint),
-        accessKey: standIn.accessKey,
+        accessKey: accessKey ?? standIn.accessKey,
       });
-      const client = await clients.forHub('chat');
+      await test(await clients.forHub('chat'), standIn);
+    } finally {
+      await standIn.close();
+    }
+  }
+
+  it('signs every REST call with the access key, handing jsonwebtoken a secret KeyObject (no PEM attempt)', () =>
+    withStandIn(undefined, async (client, standIn) => {
       await client.sendToAll('one', { contentType: 'text/plain' });
       await client.sendToAll('two', { contentType: 'text/plain' });
       // The stand-in verifies each bearer token with jose: HS256 under the key's bytes, audience = URL.
@@ -65,29 +76,16 @@ describe('createServiceClients', () => {
       const { key } = (client as unknown as { credential: { key: unknown } }).credential;
       expect(key).toBeInstanceOf(KeyObject);
       expect((key as KeyObject).type).toBe('secret');
-    } finally {
-      await standIn.close();
-    }
-  });
+    }));
 
-  it('signs with the new key after the credential is updated (key rotation through the SDK)', async () => {
-    const standIn = await startServiceStandIn();
-    try {
-      const clients = createServiceClients({
-        mode: 'key',
-        endpoint: new URL(standIn.endpoint),
-        accessKey: 'the-key-before-rotation',
-      });
-      const client = await clients.forHub('chat');
+  it('signs with the new key after the credential is updated (key rotation through the SDK)', () =>
+    withStandIn('the-key-before-rotation', async (client, standIn) => {
       const { credential } = client as unknown as { credential: { update(key: string): void } };
       await expect(client.sendToAll('before', { contentType: 'text/plain' })).rejects.toThrow(/Unauthorized/);
       credential.update(standIn.accessKey);
       await client.sendToAll('after', { contentType: 'text/plain' });
       expect(standIn.requests.map((request) => request.authorized)).toEqual([false, true]);
-    } finally {
-      await standIn.close();
-    }
-  });
+    }));
 
   it('uses the given credential in keyless mode and asks it for the service scope', async () => {
     const scopes: (string | string[])[] = [];
