@@ -17,6 +17,13 @@ declare module 'autocannon' {
       duration?: number;
       timeout?: number;
       requests?: Request[];
+      /** Return this instance's raw result, to be merged with others by aggregateResult. */
+      skipAggregateResult?: boolean;
+    }
+
+    /** What an instance run with `skipAggregateResult` returns: only aggregateResult reads it. */
+    interface InstanceResult {
+      readonly totalCompletedRequests: number;
     }
 
     interface Histogram {
@@ -47,6 +54,15 @@ declare module 'autocannon' {
     }
   }
 
+  function autocannon(
+    options: autocannon.Options & { skipAggregateResult: true },
+  ): Promise<autocannon.InstanceResult>;
   function autocannon(options: autocannon.Options): Promise<autocannon.Result>;
+  namespace autocannon {
+    function aggregateResult(
+      results: InstanceResult[],
+      options: { url: string; connections?: number },
+    ): Result;
+  }
   export = autocannon;
 }

@@ -120,12 +120,13 @@ async function runNegotiateBenchmark(context: BenchContext): Promise<BenchOutcom
     }));
     for (const name of SERVERS) await verify(servers[name], issuer);
     context.log(`negotiate: every server answers correctly; warming up ${plan.warmupSeconds} s each`);
-    for (const name of SERVERS) await load(servers[name], issuer, connections, plan.warmupSeconds);
+    const lists = requestLists(issuer, connections);
+    for (const name of SERVERS) await load(servers[name], lists, plan.warmupSeconds);
     const running = servers;
     samples = await interleavedRounds({
       names: SERVERS,
       rounds: plan.rounds,
-      measure: (name) => load(running[name], issuer, connections, plan.roundSeconds),
+      measure: (name) => load(running[name], lists, plan.roundSeconds),
       describe: describeHttpSample,
       log: (round, line) => context.log(`negotiate: round ${round + 1}/${plan.rounds}: ${line}`),
     });
@@ -190,24 +191,25 @@ function request(token: string, userId: string): LoadRequest {
   };
 }
 
-let next = 0;
+/**
+ * One request list per load connection: every caller in turn, each list starting at its own caller, so the
+ * connections do not present the same token at the same moment.
+ */
+function requestLists(issuer: Issuer, connections: number): LoadRequest[][] {
+  // The sample, which trusts the query, is told the same user id as the caller's token holds.
+  const callers = issuer.tokens.map((token, i) => request(token, `user-${i}`));
+  const stride = Math.max(1, Math.floor(callers.length / connections));
+  return Array.from({ length: connections }, (_, list) => {
+    const start = (list * stride) % callers.length;
+    return [...callers.slice(start), ...callers.slice(0, start)];
+  });
+}
 
-async function load(
-  server: ChildServer,
-  issuer: Issuer,
-  connections: number,
-  seconds: number,
-): Promise<HttpSample> {
+async function load(server: ChildServer, lists: LoadRequest[][], seconds: number): Promise<HttpSample> {
   const cpuBefore = await server.cpuMicros();
   const result = await runLoad({
     url: server.url,
-    requests: [request(issuer.tokens[0] as string, 'user-0')],
-    // Each request is the next caller's; the sample, which trusts the query, is told the same user id.
-    setupRequest: () => {
-      const i = next++ % issuer.tokens.length;
-      return request(issuer.tokens[i] as string, `user-${i}`);
-    },
-    connections,
+    connections: lists,
     durationSeconds: seconds,
     expectStatuses: [200],
   });

@@ -97,7 +97,7 @@ export const USER_EVENT_REQUEST: MixRequest = {
   body: USER_EVENT_TEXT,
 };
 
-/** Each autocannon connection walks this list in order, so the load is half connects, half user events. */
+/** What one Web PubSub connection sends its webhook here: a connect, then a user event. */
 export const REQUEST_MIX: readonly MixRequest[] = [CONNECT_REQUEST, USER_EVENT_REQUEST];
 
 export interface SignedConnection {
