@@ -26,6 +26,15 @@ declare module 'autocannon' {
       readonly totalCompletedRequests: number;
     }
 
+    /** A running instance: its result once it has stopped (by its duration or by `stop()`). */
+    interface Instance<R> extends PromiseLike<R> {
+      on(
+        event: 'response',
+        listener: (client: unknown, statusCode: number, bytes: number, responseTimeMs: number) => void,
+      ): this;
+      stop(): void;
+    }
+
     interface Histogram {
       average: number;
       mean: number;
@@ -56,8 +65,8 @@ declare module 'autocannon' {
 
   function autocannon(
     options: autocannon.Options & { skipAggregateResult: true },
-  ): Promise<autocannon.InstanceResult>;
-  function autocannon(options: autocannon.Options): Promise<autocannon.Result>;
+  ): autocannon.Instance<autocannon.InstanceResult>;
+  function autocannon(options: autocannon.Options): autocannon.Instance<autocannon.Result>;
   namespace autocannon {
     function aggregateResult(
       results: InstanceResult[],

@@ -109,7 +109,7 @@ function renderTable(rows: readonly BenchRow[], quick: boolean): string {
     row.benchmark,
     row.name,
     `${formatNumber(row.value)} ${row.unit}`,
-    row.p99Ms === undefined ? '' : `${row.p99Ms} ms`,
+    row.p99Ms === undefined ? '' : `${Number(row.p99Ms.toFixed(1))} ms`,
     row.cpuUsPerRequest === undefined ? '' : `${row.cpuUsPerRequest.toFixed(1)} µs`,
     row.baseline === undefined ? '' : `${row.baseline.name} ${formatNumber(row.baseline.value)}`,
     row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}×`,

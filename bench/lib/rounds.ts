@@ -10,9 +10,7 @@ export interface Plan {
 }
 
 /** One HTTP load round against one server, with the server's own CPU spent per request. */
-export interface HttpSample extends LoadResult {
-  cpuUsPerRequest: number;
-}
+export type HttpSample = LoadResult;
 
 export function describeHttpSample(name: string, sample: HttpSample): string {
   return (

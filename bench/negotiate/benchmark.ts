@@ -205,16 +205,14 @@ function requestLists(issuer: Issuer, connections: number): LoadRequest[][] {
   });
 }
 
-async function load(server: ChildServer, lists: LoadRequest[][], seconds: number): Promise<HttpSample> {
-  const cpuBefore = await server.cpuMicros();
-  const result = await runLoad({
+function load(server: ChildServer, lists: LoadRequest[][], seconds: number): Promise<HttpSample> {
+  return runLoad({
     url: server.url,
     connections: lists,
     durationSeconds: seconds,
     expectStatuses: [200],
+    serverCpuMicros: () => server.cpuMicros(),
   });
-  const cpuUsPerRequest = ((await server.cpuMicros()) - cpuBefore) / result.completed;
-  return { ...result, cpuUsPerRequest };
 }
 
 async function send(

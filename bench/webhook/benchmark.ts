@@ -145,21 +145,19 @@ function requestLists(connections: number): LoadRequest[][] {
 
 const listsByConnections = new Map<number, LoadRequest[][]>();
 
-async function load(server: ChildServer, connections: number, seconds: number): Promise<HttpSample> {
+function load(server: ChildServer, connections: number, seconds: number): Promise<HttpSample> {
   let lists = listsByConnections.get(connections);
   if (lists === undefined) {
     lists = requestLists(connections);
     listsByConnections.set(connections, lists);
   }
-  const cpuBefore = await server.cpuMicros();
-  const result = await runLoad({
+  return runLoad({
     url: server.url,
     connections: lists,
     durationSeconds: seconds,
     expectStatuses: server.name === 'floor' ? [204] : [200],
+    serverCpuMicros: () => server.cpuMicros(),
   });
-  const cpuUsPerRequest = ((await server.cpuMicros()) - cpuBefore) / result.completed;
-  return { ...result, cpuUsPerRequest };
 }
 
 interface Answer {
