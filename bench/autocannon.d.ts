@@ -16,6 +16,8 @@ declare module 'autocannon' {
       /** Seconds. */
       duration?: number;
       timeout?: number;
+      /** Milliseconds between samples; an instance acts on stop() at the next one. */
+      sampleInt?: number;
       requests?: Request[];
       /** Return this instance's raw result, to be merged with others by aggregateResult. */
       skipAggregateResult?: boolean;

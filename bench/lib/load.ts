@@ -59,6 +59,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       // Stopped by hand once the window closes; this only bounds a run whose stop went missing.
       duration: options.durationSeconds + 30,
       timeout: 10,
+      // An instance acts on stop() at its next sample tick (1 s by default), sending until then.
+      sampleInt: 100,
       skipAggregateResult: true,
       // autocannon writes into the request objects it is given: each instance gets its own copies.
       requests: requests.map((request) => ({ ...request, headers: { ...request.headers } })),
@@ -78,7 +80,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   await delay(options.durationSeconds * 1000);
   counting = false;
   const seconds = (performance.now() - opened) / 1000;
-  // Read before stopping: instances keep sending until their next one-second tick.
+  // Read before stopping: instances keep sending until their next sample tick.
   const cpuInWindow = (await options.serverCpuMicros()) - cpuAtOpen;
   for (const instance of instances) instance.stop();
   const result = autocannon.aggregateResult(await Promise.all(instances), {
