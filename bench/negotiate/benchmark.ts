@@ -141,7 +141,7 @@ async function runNegotiateBenchmark(context: BenchContext): Promise<BenchOutcom
   const rps = (name: ServerName): number => median(samples[name].map((s) => s.requestsPerSecond));
   const p99 = (name: ServerName): number => median(samples[name].map((s) => s.p99Ms));
   const cpu = (name: ServerName): number => median(samples[name].map((s) => s.cpuUsPerRequest));
-  const workload = `${WORKLOAD}, ${connections} connections, median of ${plan.rounds} × ${plan.roundSeconds} s`;
+  const workload = `${WORKLOAD}, ${connections} connections (one autocannon instance each), median of ${plan.rounds} × ${plan.roundSeconds} s`;
   const floor = { name: 'floor', value: rps('floor') };
   const sample = { name: 'sample', value: rps('sample') };
   const base = { benchmark: 'negotiate', workload, unit: 'req/s' };

@@ -33,7 +33,8 @@ const DEFAULT_CONNECTIONS = 20;
 const FULL: Plan = { warmupSeconds: 2, rounds: 5, roundSeconds: 3 };
 const QUICK: Plan = { warmupSeconds: 1, rounds: 1, roundSeconds: 2 };
 
-const WORKLOAD = 'CloudEvents webhook, signed connect (JSON) + user event (text) 1:1';
+const WORKLOAD =
+  'CloudEvents webhook, signed connect (JSON) + user event (text) 1:1, every connect from a connection id not seen before';
 
 export const webhookBenchmark: Benchmark = {
   name: 'webhook',
@@ -64,7 +65,7 @@ async function runWebhookBenchmark(context: BenchContext): Promise<BenchOutcome>
   const rps = (name: ServerName): number => median(samples[name].map((s) => s.requestsPerSecond));
   const p99 = (name: ServerName): number => median(samples[name].map((s) => s.p99Ms));
   const cpu = (name: ServerName): number => median(samples[name].map((s) => s.cpuUsPerRequest));
-  const workload = `${WORKLOAD}, ${connections} connections, median of ${plan.rounds} × ${plan.roundSeconds} s`;
+  const workload = `${WORKLOAD}, ${connections} connections (one autocannon instance each), median of ${plan.rounds} × ${plan.roundSeconds} s`;
   const floor = { name: 'floor', value: rps('floor') };
   const express = { name: 'express', value: rps('express') };
   const ours = rps('ours');
