@@ -50,11 +50,12 @@ async function runWebhookBenchmark(context: BenchContext): Promise<BenchOutcome>
   try {
     for (const name of SERVERS) await verify(servers[name]);
     context.log(`webhook: every server answers the mix correctly; warming up ${plan.warmupSeconds} s each`);
-    for (const name of SERVERS) await load(servers[name], connections, plan.warmupSeconds);
+    const lists = requestLists(connections);
+    for (const name of SERVERS) await load(servers[name], lists, plan.warmupSeconds);
     samples = await interleavedRounds({
       names: SERVERS,
       rounds: plan.rounds,
-      measure: (name) => load(servers[name], connections, plan.roundSeconds),
+      measure: (name) => load(servers[name], lists, plan.roundSeconds),
       describe: describeHttpSample,
       log: (round, line) => context.log(`webhook: round ${round + 1}/${plan.rounds}: ${line}`),
     });
@@ -144,14 +145,7 @@ function requestLists(connections: number): LoadRequest[][] {
   );
 }
 
-const listsByConnections = new Map<number, LoadRequest[][]>();
-
-function load(server: ChildServer, connections: number, seconds: number): Promise<HttpSample> {
-  let lists = listsByConnections.get(connections);
-  if (lists === undefined) {
-    lists = requestLists(connections);
-    listsByConnections.set(connections, lists);
-  }
+function load(server: ChildServer, lists: LoadRequest[][], seconds: number): Promise<HttpSample> {
   return runLoad({
     url: server.url,
     connections: lists,
