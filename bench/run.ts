@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeMachine, loadAverageNow, openMachineWindow, type MachineLoad } from './lib/machine';
 import { repoRoot } from './lib/paths';
 import { ratioMeetsTarget, type Benchmark, type BenchContext, type BenchRow } from './types';
 import { coldStartBenchmark } from './cold-start/benchmark';
@@ -30,6 +31,12 @@ const USAGE = `Usage: npm run bench -- [--only <name>[,<name>]] [--quick] [--con
 interface Failure {
   benchmark: string;
   error: string;
+}
+
+/** How loaded the machine was while one benchmark ran (see lib/machine.ts). */
+interface MachineRecord {
+  benchmark: string;
+  load: MachineLoad | undefined;
 }
 
 async function main(): Promise<number> {
@@ -69,11 +76,14 @@ async function main(): Promise<number> {
   };
 
   const started = Date.now();
+  const loadAverageBefore = loadAverageNow();
   const rows: BenchRow[] = [];
   const details: Record<string, unknown> = {};
   const failures: Failure[] = [];
+  const machine: MachineRecord[] = [];
   for (const benchmark of selected) {
     context.log(`${benchmark.name}: ${benchmark.description}${context.quick ? ' (quick)' : ''}`);
+    const closeMachineWindow = openMachineWindow();
     try {
       const outcome = await benchmark.run(context);
       rows.push(...outcome.rows);
@@ -83,9 +93,11 @@ async function main(): Promise<number> {
       failures.push({ benchmark: benchmark.name, error: message });
       context.log(`${benchmark.name}: FAILED\n${message}`);
     }
+    machine.push({ benchmark: benchmark.name, load: closeMachineWindow() });
   }
 
   process.stdout.write(renderTable(rows, context.quick));
+  process.stdout.write(`${describeMachine(loadAverageBefore, machine).join('\n')}\n`);
   const file = join(outputDir, 'latest.json');
   const report = {
     generatedAt: new Date().toISOString(),
@@ -95,6 +107,7 @@ async function main(): Promise<number> {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
     rows: rows.map((row) => ({ ...row, met: ratioMeetsTarget(row) })),
+    machine: { loadAverageBefore, benchmarks: machine },
     failures,
     details,
   };
