@@ -56,6 +56,17 @@ describe('ce-signature', () => {
     expect(createSignatureVerifier([a.accessKey]).verify(a.connectionId, value)).toBe(false);
   });
 
+  it('refuses a signature that differs from the right one in any single hex digit, in either case', () => {
+    const verifier = createSignatureVerifier([a.accessKey]);
+    for (let position = 0; position < a.hex.length; position++) {
+      const digit = a.hex[position] === 'f' ? 'e' : 'f';
+      const altered = a.hex.slice(0, position) + digit + a.hex.slice(position + 1);
+      expect(verifier.verify(a.connectionId, `sha256=${altered}`)).toBe(false);
+      expect(verifier.verify(a.connectionId, `sha256=${altered.toUpperCase()}`)).toBe(false);
+    }
+    expect(verifier.verify(a.connectionId, `sha256=${a.hex}`)).toBe(true);
+  });
+
   it('refuses a missing header', () => {
     expect(createSignatureVerifier([a.accessKey]).verify(a.connectionId, null)).toBe(false);
   });
@@ -85,6 +96,20 @@ describe('ce-signature', () => {
       expect(verifier.verify(a.connectionId, `sha256=${a.hex}`)).toBe(true);
       expect(verifier.verify(a.connectionId, 'sha256=' + '00'.repeat(32))).toBe(false);
       expect(verifier.verify(a.connectionId, `sha256=${a.hex}`)).toBe(true);
+    });
+
+    it('refuses, once a connection is verified, a header one character away from the one that proved it', () => {
+      const verifier = createSignatureVerifier([a.accessKey]);
+      const proven = `sha256=${a.hex}`;
+      expect(verifier.verify(a.connectionId, proven)).toBe(true);
+      for (let position = 0; position < proven.length; position++) {
+        const other = proven[position] === 'f' ? 'e' : 'f';
+        const altered = proven.slice(0, position) + other + proven.slice(position + 1);
+        expect(verifier.verify(a.connectionId, altered)).toBe(false);
+      }
+      // Another spelling of the same signature is not the remembered string, and is still accepted.
+      expect(verifier.verify(a.connectionId, proven.toUpperCase())).toBe(true);
+      expect(verifier.verify(a.connectionId, proven)).toBe(true);
     });
 
     it('remembers nothing from a failed attempt: a forgery repeated is refused again', () => {
