@@ -21,6 +21,8 @@ export interface StartOptions {
   startTimeoutMs?: number;
   /** The compiled server script, when it is not dist/bench/servers/<name>.js (a benchmark's own servers). */
   script?: string;
+  /** A command that runs node for us, e.g. valgrind with its options (bench/instructions). */
+  launcher?: readonly string[];
 }
 
 const running = new Set<ChildProcess>();
@@ -36,7 +38,8 @@ process.once('exit', () => {
  */
 export async function startChildServer(name: string, options: StartOptions = {}): Promise<ChildServer> {
   const script = options.script ?? join(serversDir, `${name}.js`);
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script], {
+  const [command, ...launcherArgs] = [...(options.launcher ?? []), process.execPath];
+  const child = spawn(command, [...launcherArgs, ...(options.nodeArgs ?? []), script], {
     // The IPC channel carries only CPU-usage queries between runs, never anything on the request path.
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });

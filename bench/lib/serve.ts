@@ -1,5 +1,7 @@
 import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fromIncomingMessage, writeCoreResponse } from '../../src/http/node-adapter';
+import type { CoreRequest, CoreResponse } from '../../src/http/types';
 import { CPU_USAGE_QUERY } from './ipc';
 
 /**
@@ -34,4 +36,24 @@ export function pathOf(url: string | undefined): string {
   if (url === undefined) return '/';
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
+}
+
+/**
+ * Serves one of our host-agnostic handlers at `path` through the node adapter, as a deployment on plain
+ * node:http would: 404 elsewhere, 500 if the handler itself fails.
+ */
+export function serveCoreHandler(
+  path: string,
+  handler: (request: CoreRequest) => Promise<CoreResponse>,
+): void {
+  serve((baseUrl) => (req, res) => {
+    if (pathOf(req.url) !== path) {
+      res.writeHead(404).end();
+      return;
+    }
+    handler(fromIncomingMessage(req, baseUrl)).then(
+      (response) => writeCoreResponse(res, response),
+      () => res.writeHead(500).end(),
+    );
+  });
 }

@@ -1,6 +1,3 @@
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ChildServer } from '../lib/child-server';
 import { runLoad, type LoadRequest } from '../lib/load';
@@ -13,8 +10,8 @@ import {
 } from '../lib/rounds';
 import { median } from '../lib/stats';
 import type { Benchmark, BenchContext, BenchOutcome, BenchRow } from '../types';
+import { CALLERS, startIssuer, type Issuer } from './issuer';
 import {
-  AUDIENCE,
   ENDPOINT,
   ENV_ISSUER,
   ENV_JWKS,
@@ -22,6 +19,7 @@ import {
   HUB,
   NEGOTIATE_PATH,
   ROLES,
+  negotiateRequest,
   type NegotiateAnswer,
 } from './fixture';
 
@@ -35,10 +33,6 @@ const DEFAULT_CONNECTIONS = 20;
 const FULL: Plan = { warmupSeconds: 2, rounds: 4, roundSeconds: 3 };
 const QUICK: Plan = { warmupSeconds: 1, rounds: 1, roundSeconds: 2 };
 
-// Distinct signed-in callers, each presenting its own token again and again, as browsers do on every
-// connect and reconnect; fewer than our verified-token cache holds, as on an instance with that many users.
-const CALLERS = 1000;
-
 const WORKLOAD = `GET ${NEGOTIATE_PATH}?groups=${GROUP}, RS256 bearer tokens of ${CALLERS} callers in rotation, key mode`;
 
 export const negotiateBenchmark: Benchmark = {
@@ -47,62 +41,6 @@ export const negotiateBenchmark: Benchmark = {
     'negotiate requests/s: a bare node:http floor (verify + sign, cached keys), the usual getClientAccessToken sample, and ours',
   run: runNegotiateBenchmark,
 };
-
-interface Issuer {
-  issuer: string;
-  jwks: string;
-  tokens: string[];
-  forged: string;
-  close(): Promise<void>;
-}
-
-/** The callers' OpenID Connect issuer: keys made here with jose, served over loopback HTTP for discovery. */
-async function startIssuer(): Promise<Issuer> {
-  const jose = await import('jose');
-  const { privateKey, publicKey } = await jose.generateKeyPair('RS256');
-  const jwks = JSON.stringify({
-    keys: [{ ...(await jose.exportJWK(publicKey)), kid: 'bench-key', alg: 'RS256', use: 'sig' }],
-  });
-  const server: Server = createServer((req, res) => {
-    if (req.url === '/.well-known/openid-configuration') {
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ issuer, jwks_uri: `${issuer}/keys` }));
-    } else if (req.url === '/keys') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(jwks);
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const now = Math.floor(Date.now() / 1000);
-  const tokens = await Promise.all(
-    Array.from({ length: CALLERS }, (_, i) =>
-      new jose.SignJWT({ name: `User ${i}` })
-        .setProtectedHeader({ alg: 'RS256', kid: 'bench-key', typ: 'JWT' })
-        .setIssuer(issuer)
-        .setAudience(AUDIENCE)
-        .setSubject(`user-${i}`)
-        .setIssuedAt(now)
-        .setExpirationTime(now + 2 * 3600)
-        .sign(privateKey),
-    ),
-  );
-  const [head, body] = (tokens[0] as string).split('.');
-  return {
-    issuer,
-    jwks,
-    tokens,
-    forged: `${head}.${body}.${'A'.repeat(342)}`,
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
 
 async function runNegotiateBenchmark(context: BenchContext): Promise<BenchOutcome> {
   const plan = context.quick ? QUICK : FULL;
@@ -182,22 +120,13 @@ async function runNegotiateBenchmark(context: BenchContext): Promise<BenchOutcom
   return { rows, details: { plan, connections, callers: CALLERS, samples } };
 }
 
-function request(token: string, userId: string): LoadRequest {
-  return {
-    method: 'GET',
-    path: `${NEGOTIATE_PATH}?groups=${GROUP}&userId=${userId}`,
-    headers: { authorization: `Bearer ${token}` },
-    body: '',
-  };
-}
-
 /**
  * One request list per load connection: every caller in turn, each list starting at its own caller, so the
  * connections do not present the same token at the same moment.
  */
 function requestLists(issuer: Issuer, connections: number): LoadRequest[][] {
   // The sample, which trusts the query, is told the same user id as the caller's token holds.
-  const callers = issuer.tokens.map((token, i) => request(token, `user-${i}`));
+  const callers = issuer.tokens.map((token, i) => negotiateRequest(token, `user-${i}`));
   const stride = Math.max(1, Math.floor(callers.length / connections));
   return Array.from({ length: connections }, (_, list) => {
     const start = (list * stride) % callers.length;

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { NegotiateResult } from '../../src/negotiate/handler';
+import type { LoadRequest } from '../lib/load';
 
 /**
  * The negotiate benchmark's fixed inputs, shared by the parent (which signs the caller tokens and serves the
@@ -39,4 +40,14 @@ export function writeNegotiateAnswer(res: ServerResponse, answer: NegotiateAnswe
     'content-length': Buffer.byteLength(text),
   });
   res.end(text);
+}
+
+/** A caller's negotiate; the sample, which trusts the query, is told the user id the caller's token holds. */
+export function negotiateRequest(token: string, userId: string): LoadRequest {
+  return {
+    method: 'GET',
+    path: `${NEGOTIATE_PATH}?groups=${GROUP}&userId=${userId}`,
+    headers: { authorization: `Bearer ${token}` },
+    body: '',
+  };
 }

@@ -1,8 +1,7 @@
 import { loadConfig } from '../../../src/config';
-import { fromIncomingMessage, writeCoreResponse } from '../../../src/http/node-adapter';
 import { silentLogger } from '../../../src/http/types';
 import { buildNegotiateHandler } from '../../../src/negotiate/from-config';
-import { pathOf, serve } from '../../lib/serve';
+import { serveCoreHandler } from '../../lib/serve';
 import {
   AUDIENCE,
   CONNECTION_STRING,
@@ -33,14 +32,5 @@ export function serveOurs(cacheVerifiedTokens: boolean): void {
     config,
     cacheVerifiedTokens ? {} : { verifiedTokenCacheEntries: 0 },
   );
-  serve((baseUrl) => (req, res) => {
-    if (pathOf(req.url) !== NEGOTIATE_PATH) {
-      res.writeHead(404).end();
-      return;
-    }
-    negotiate(fromIncomingMessage(req, baseUrl), silentLogger).then(
-      (response) => writeCoreResponse(res, response),
-      () => res.writeHead(500).end(),
-    );
-  });
+  serveCoreHandler(NEGOTIATE_PATH, (request) => negotiate(request, silentLogger));
 }

@@ -1,0 +1,227 @@
+/**
+ * CPU instructions per request, counted by valgrind's callgrind, for the HTTP benchmarks' servers:
+ *
+ * - webhook: floor, express and ours, plus two that take ours apart (answer-only: the same answers with no
+ *   protocol work; ours-unsigned: ours without the signature check), sent the signed connect + user-event
+ *   mix, every connect from a new connection;
+ * - negotiate: floor, sample and ours, sent bearer-token negotiates of 1,000 callers in rotation.
+ *
+ * Requests go one at a time over one keep-alive connection.
+ *
+ * Why a second measure: requests/s and CPU time per request move by ±20% between runs on these shared VMs,
+ * more than most changes to a handler, and load shifts the contenders unequally. An instruction count does
+ * not depend on what else the machine is doing; it is the figure to compare a change against. It is not a
+ * time: it does not see cache misses, and the kernel's work (the socket calls) is not in it. Each server
+ * runs twice, with a short and a long request count, and the difference is divided by the difference in
+ * requests, so start-up, loading and the JIT's warm-up cancel out.
+ *
+ *   npm run bench:instructions [-- --only webhook|negotiate]
+ *
+ * Needs valgrind (Debian: apt-get install -y valgrind). A server takes one to four minutes under callgrind.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startChildServer } from '../lib/child-server';
+import type { LoadRequest } from '../lib/load';
+import { repoRoot, serversDir } from '../lib/paths';
+import { ENV_ISSUER, ENV_JWKS, negotiateRequest } from '../negotiate/fixture';
+import { startIssuer } from '../negotiate/issuer';
+import { HUB, REQUEST_MIX, signedConnections, type SignedConnection } from '../webhook/fixture';
+
+interface Workload {
+  name: string;
+  description: string;
+  /** Servers in table order; the first is the baseline of every ratio. */
+  servers: readonly string[];
+  scriptOf(server: string): string;
+  /** Requests before the counted ones, then how many more the long run sends. */
+  shortRun: number;
+  extra: number;
+  /** The i-th request of a run; the same sequence for every server. */
+  requestAt(index: number): LoadRequest;
+  expectStatuses: readonly number[];
+  setUp?(): Promise<() => Promise<void>>;
+}
+
+let webhookConnections: SignedConnection[] = [];
+const webhook: Workload = {
+  name: 'webhook',
+  description: 'signed connect + user event 1:1, every connect from a connection id not seen before',
+  servers: ['floor', 'answer-only', 'express', 'ours-unsigned', 'ours'],
+  scriptOf: (server) => join(serversDir, `${server}.js`),
+  shortRun: 2_000,
+  extra: 10_000,
+  requestAt: (index) => {
+    const mix = REQUEST_MIX[index % REQUEST_MIX.length];
+    const connection = webhookConnections[Math.floor(index / REQUEST_MIX.length)];
+    if (mix === undefined || connection === undefined) throw new Error('request index out of range');
+    return {
+      method: mix.method,
+      path: mix.path,
+      body: mix.body,
+      headers: {
+        ...mix.headers,
+        'ce-connectionid': connection.connectionId,
+        'ce-signature': connection.signature,
+        'ce-source': `/hubs/${HUB}/client/${connection.connectionId}`,
+      },
+    };
+  },
+  expectStatuses: [200, 204],
+  setUp() {
+    const runLength = this.shortRun + this.extra;
+    webhookConnections = signedConnections(Math.ceil(runLength / REQUEST_MIX.length));
+    return Promise.resolve(() => Promise.resolve());
+  },
+};
+
+let negotiateRequests: LoadRequest[] = [];
+const negotiate: Workload = {
+  name: 'negotiate',
+  description: 'GET negotiate with RS256 bearer tokens of 1,000 callers in rotation, key mode',
+  servers: ['floor', 'sample', 'ours'],
+  scriptOf: (server) => join(serversDir, '..', 'negotiate', 'servers', `${server}.js`),
+  // The sample spends ~1 ms of CPU per request outside valgrind, ~50× that inside: fewer requests.
+  shortRun: 1_000,
+  extra: 2_000,
+  requestAt: (index) => {
+    const next = negotiateRequests[index % negotiateRequests.length];
+    if (next === undefined) throw new Error('no caller tokens: the issuer is not set up');
+    return next;
+  },
+  expectStatuses: [200],
+  async setUp() {
+    const issuer = await startIssuer();
+    // The children inherit the issuer's address and public keys, as in the negotiate benchmark.
+    process.env[ENV_ISSUER] = issuer.issuer;
+    process.env[ENV_JWKS] = issuer.jwks;
+    negotiateRequests = issuer.tokens.map((token, i) => negotiateRequest(token, `user-${i}`));
+    return () => issuer.close();
+  },
+};
+
+const WORKLOADS: readonly Workload[] = [webhook, negotiate];
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { only: { type: 'string' } } });
+  const selected = values.only === undefined ? WORKLOADS : WORKLOADS.filter((w) => w.name === values.only);
+  if (selected.length === 0) {
+    throw new Error(`--only takes one of ${WORKLOADS.map((w) => w.name).join(', ')}`);
+  }
+  const version = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
+  if (version.status !== 0)
+    throw new Error('valgrind is not installed (Debian: apt-get install -y valgrind)');
+
+  const results: Record<string, Record<string, number>> = {};
+  const tables: string[] = [];
+  for (const workload of selected) {
+    const tearDown = await workload.setUp?.();
+    try {
+      const perRequest: Record<string, number> = {};
+      for (const server of workload.servers) {
+        const short = await countInstructions(workload, server, workload.shortRun);
+        const long = await countInstructions(workload, server, workload.shortRun + workload.extra);
+        perRequest[server] = (long - short) / workload.extra;
+        process.stderr.write(
+          `${workload.name}: ${server} ${format(perRequest[server])} instructions a request\n`,
+        );
+      }
+      results[workload.name] = perRequest;
+      tables.push(table(workload, perRequest));
+    } finally {
+      await tearDown?.();
+    }
+  }
+  process.stdout.write(`${tables.join('\n\n')}\n\n${version.stdout.trim()}, node ${process.version}\n`);
+  const out = join(repoRoot, 'bench-results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    join(out, 'instructions.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, valgrind: version.stdout.trim(), results }, null, 2)}\n`,
+  );
+}
+
+function table(workload: Workload, perRequest: Record<string, number>): string {
+  const baseline = workload.servers[0] as string;
+  const base = perRequest[baseline] as number;
+  return [
+    `${workload.name}: ${workload.description}; ${format(workload.extra)} requests counted after ${format(workload.shortRun)}`,
+    '',
+    `| server | instructions a request | vs ${baseline} |`,
+    '| --- | --- | --- |',
+    ...workload.servers.map((server) => {
+      const value = perRequest[server] as number;
+      return `| ${server} | ${format(value)} | ${(value / base).toFixed(2)}× |`;
+    }),
+  ].join('\n');
+}
+
+function format(value: number): string {
+  return Math.round(value).toLocaleString('en');
+}
+
+/** Total instructions of one server process that answered `requests` requests, from start to exit. */
+async function countInstructions(workload: Workload, server: string, requests: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'callgrind-'));
+  try {
+    const child = await startChildServer(server, {
+      script: workload.scriptOf(server),
+      launcher: [
+        'valgrind',
+        '--tool=callgrind',
+        '--quiet',
+        `--callgrind-out-file=${join(dir, 'callgrind.out')}`,
+        // V8 writes machine code into memory it then runs: callgrind must notice every such change.
+        '--smc-check=all-non-file',
+      ],
+      startTimeoutMs: 300_000,
+    });
+    try {
+      await sendSequentially(child.port, requests, workload);
+    } finally {
+      // callgrind writes its counts as the process exits.
+      await child.close();
+    }
+    const file = readdirSync(dir).find((entry) => entry.startsWith('callgrind.out'));
+    if (file === undefined) throw new Error(`callgrind wrote no output for ${server}`);
+    const match = /^(?:summary|totals): (\d+)/m.exec(readFileSync(join(dir, file), 'utf8'));
+    if (match?.[1] === undefined) throw new Error(`no instruction total in callgrind's output for ${server}`);
+    return Number(match[1]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function sendSequentially(port: number, requests: number, workload: Workload): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (let i = 0; i < requests; i++) {
+      const status = await send(port, agent, workload.requestAt(i));
+      if (!workload.expectStatuses.includes(status)) throw new Error(`request ${i} answered ${status}`);
+    }
+  } finally {
+    agent.destroy();
+  }
+}
+
+function send(port: number, agent: Agent, load: LoadRequest): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const { method, path, headers, body } = load;
+    const req = request({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode ?? 0));
+      res.once('error', reject);
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
