@@ -196,10 +196,24 @@ async function countInstructions(workload: Workload, server: string, requests: n
   }
 }
 
+// A first request can time out inside the server under callgrind: ours fetches the issuer's discovery
+// document and keys on first use, with a 5 s limit, and loading Node's fetch there takes longer. Such a
+// request is repeated until answered; the attempts are printed, since they count in that run's total.
+const READY_ATTEMPTS = 20;
+
 async function sendSequentially(port: number, requests: number, workload: Workload): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
-    for (let i = 0; i < requests; i++) {
+    for (let attempt = 1; ; attempt++) {
+      const status = await send(port, agent, workload.requestAt(0));
+      if (workload.expectStatuses.includes(status)) {
+        if (attempt > 1) process.stderr.write(`  answered ${status} at attempt ${attempt}\n`);
+        break;
+      }
+      if (attempt === READY_ATTEMPTS)
+        throw new Error(`the first request answered ${status} ${attempt} times`);
+    }
+    for (let i = 1; i < requests; i++) {
       const status = await send(port, agent, workload.requestAt(i));
       if (!workload.expectStatuses.includes(status)) throw new Error(`request ${i} answered ${status}`);
     }
