@@ -21,16 +21,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startChildServer } from '../lib/child-server';
 import type { LoadRequest } from '../lib/load';
 import { repoRoot, serversDir } from '../lib/paths';
+import { loopbackPoster } from '../lib/post';
 import { ENV_ISSUER, ENV_JWKS, negotiateRequest } from '../negotiate/fixture';
 import { startIssuer } from '../negotiate/issuer';
-import { HUB, REQUEST_MIX, signedConnections, type SignedConnection } from '../webhook/fixture';
+import { REQUEST_MIX, signedConnections, type SignedConnection, withConnection } from '../webhook/fixture';
 
 interface Workload {
   name: string;
@@ -44,7 +44,8 @@ interface Workload {
   /** The i-th request of a run; the same sequence for every server. */
   requestAt(index: number): LoadRequest;
   expectStatuses: readonly number[];
-  setUp?(): Promise<() => Promise<void>>;
+  /** Prepares the requests; what it returns, if anything, undoes it. */
+  setUp?(): Promise<(() => Promise<void>) | undefined>;
 }
 
 let webhookConnections: SignedConnection[] = [];
@@ -59,23 +60,13 @@ const webhook: Workload = {
     const mix = REQUEST_MIX[index % REQUEST_MIX.length];
     const connection = webhookConnections[Math.floor(index / REQUEST_MIX.length)];
     if (mix === undefined || connection === undefined) throw new Error('request index out of range');
-    return {
-      method: mix.method,
-      path: mix.path,
-      body: mix.body,
-      headers: {
-        ...mix.headers,
-        'ce-connectionid': connection.connectionId,
-        'ce-signature': connection.signature,
-        'ce-source': `/hubs/${HUB}/client/${connection.connectionId}`,
-      },
-    };
+    return withConnection(mix, connection);
   },
   expectStatuses: [200, 204],
   setUp() {
     const runLength = this.shortRun + this.extra;
     webhookConnections = signedConnections(Math.ceil(runLength / REQUEST_MIX.length));
-    return Promise.resolve(() => Promise.resolve());
+    return Promise.resolve(undefined);
   },
 };
 
@@ -202,10 +193,10 @@ async function countInstructions(workload: Workload, server: string, requests: n
 const READY_ATTEMPTS = 20;
 
 async function sendSequentially(port: number, requests: number, workload: Workload): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const poster = loopbackPoster(1);
   try {
     for (let attempt = 1; ; attempt++) {
-      const status = await send(port, agent, workload.requestAt(0));
+      const status = await poster.send(port, workload.requestAt(0));
       if (workload.expectStatuses.includes(status)) {
         if (attempt > 1) process.stderr.write(`  answered ${status} at attempt ${attempt}\n`);
         break;
@@ -214,25 +205,12 @@ async function sendSequentially(port: number, requests: number, workload: Worklo
         throw new Error(`the first request answered ${status} ${attempt} times`);
     }
     for (let i = 1; i < requests; i++) {
-      const status = await send(port, agent, workload.requestAt(i));
+      const status = await poster.send(port, workload.requestAt(i));
       if (!workload.expectStatuses.includes(status)) throw new Error(`request ${i} answered ${status}`);
     }
   } finally {
-    agent.destroy();
+    poster.close();
   }
-}
-
-function send(port: number, agent: Agent, load: LoadRequest): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const { method, path, headers, body } = load;
-    const req = request({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
-      res.resume();
-      res.once('end', () => resolve(res.statusCode ?? 0));
-      res.once('error', reject);
-    });
-    req.once('error', reject);
-    req.end(body);
-  });
 }
 
 main().catch((error: unknown) => {

@@ -1,24 +1,25 @@
+import { CONTENT_TYPE_OF } from '../../src/protocol/events';
 import { CloudEventHeader } from '../../src/protocol/headers';
 import { serve } from '../lib/serve';
-import { EXPECTED_CONNECT_REPLY, USER_EVENT_TEXT } from '../webhook/fixture';
+import { CONNECT_REQUEST, EXPECTED_CONNECT_REPLY, USER_EVENT_TEXT } from '../webhook/fixture';
 
 // Measurement only (bench/instructions): reads every body byte and answers each request of the webhook mix
 // with the status, headers and body ours answers, prepared once: what answering costs node:http, with no
 // protocol work at all. It tells the HTTP share of ours apart from the floor's bodiless 204.
-const CONNECT_TYPE = 'azure.webpubsub.sys.connect';
+const CONNECT_TYPE = CONNECT_REQUEST.headers[CloudEventHeader.type];
 const connectAnswer = JSON.stringify(EXPECTED_CONNECT_REPLY);
 const answers = {
   connect: {
     body: connectAnswer,
     headers: {
-      'content-type': 'application/json; charset=utf-8',
+      'content-type': CONTENT_TYPE_OF.json,
       'content-length': Buffer.byteLength(connectAnswer),
     },
   },
   user: {
     body: USER_EVENT_TEXT,
     headers: {
-      'content-type': 'text/plain; charset=utf-8',
+      'content-type': CONTENT_TYPE_OF.text,
       'content-length': Buffer.byteLength(USER_EVENT_TEXT),
     },
   },

@@ -12,13 +12,12 @@ import { median } from '../lib/stats';
 import type { Benchmark, BenchContext, BenchOutcome, BenchRow } from '../types';
 import {
   CONNECT_REQUEST,
-  HUB,
   EXPECTED_CONNECT_REPLY,
   REQUEST_MIX,
   signedConnections,
-  type SignedConnection,
   USER_EVENT_REQUEST,
   USER_EVENT_TEXT,
+  withConnection,
   type MixRequest,
 } from './fixture';
 
@@ -116,20 +115,6 @@ async function runWebhookBenchmark(context: BenchContext): Promise<BenchOutcome>
 // Connection ids no webhook has seen: more than any webhook remembers (ours, 10,000), so an id that comes
 // round again has long been forgotten.
 const MIN_DISTINCT_CONNECTIONS = 20_000;
-
-function withConnection(request: MixRequest, connection: SignedConnection): LoadRequest {
-  return {
-    method: request.method,
-    path: request.path,
-    body: request.body,
-    headers: {
-      ...request.headers,
-      'ce-connectionid': connection.connectionId,
-      'ce-signature': connection.signature,
-      'ce-source': `/hubs/${HUB}/client/${connection.connectionId}`,
-    },
-  };
-}
 
 /**
  * One request list per load connection, as each Web PubSub connection talks to the webhook: a connect from

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LoadRequest } from '../lib/load';
 import { repoRoot } from '../lib/paths';
 
 /**
@@ -117,4 +118,19 @@ export function signedConnections(count: number): SignedConnection[] {
     const digest = createHmac('sha256', Buffer.from(ACCESS_KEY, 'utf8')).update(connectionId).digest('hex');
     return { connectionId, signature: `sha256=${digest}` };
   });
+}
+
+/** A request of the mix as it comes from one connection: its id, its signature, its source. */
+export function withConnection(request: MixRequest, connection: SignedConnection): LoadRequest {
+  return {
+    method: request.method,
+    path: request.path,
+    body: request.body,
+    headers: {
+      ...request.headers,
+      'ce-connectionid': connection.connectionId,
+      'ce-signature': connection.signature,
+      'ce-source': `/hubs/${HUB}/client/${connection.connectionId}`,
+    },
+  };
 }
