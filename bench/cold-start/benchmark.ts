@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildBundle } from '../../dev/bundle';
+import { buildBundle, deployPackageJson } from '../../dev/bundle';
 import { interleavedRounds } from '../lib/rounds';
 import { median } from '../lib/stats';
 import type { Benchmark, BenchContext, BenchOutcome, BenchRow } from '../types';
@@ -30,6 +31,8 @@ interface Start {
 
 async function runColdStart(context: BenchContext): Promise<BenchOutcome> {
   const bundle = await buildBundle({ outDir: join(context.outputDir, 'cold-start-bundle') });
+  // Laid out as deployed: the harness loads the folder's `main` as the worker would.
+  writeFileSync(join(bundle.outDir, 'package.json'), deployPackageJson());
   const harness = join(__dirname, 'first-negotiate.js');
   const args: Record<Contender, string[]> = {
     bare: ['-e', '0'],

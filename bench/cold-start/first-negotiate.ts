@@ -5,7 +5,7 @@
  *
  *   node dist/bench/cold-start/first-negotiate.js unbundled
  *   node dist/bench/cold-start/first-negotiate.js eager        (unbundled, every handler loaded at start-up)
- *   node dist/bench/cold-start/first-negotiate.js bundled <dir with main.mjs>
+ *   node dist/bench/cold-start/first-negotiate.js bundled <deployed folder: package.json, main.js, chunks/>
  *
  * Settings come from the environment (the parent sets a key-mode connection string and anonymous identity).
  *
@@ -13,9 +13,12 @@
  * and body. The worker's own HttpRequest wraps a WHATWG Request, and the first one makes Node load its
  * internal undici (~30 ms on the benchmark machine) before any app code runs, the same for every app, bundled
  * or not; like the issue's own measurement (load the packages, mint one token), this one leaves it out.
+ *
+ * The answer is written with `fs.writeSync(1, …)`: `process.stdout` on a pipe would build a net.Socket and
+ * load Node's stream and net modules (~3–4 ms), the harness's cost, not the app's.
  */
 import Module from 'node:module';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as coreApi from '../../dev/host/core-api';
@@ -53,10 +56,28 @@ async function loadApp(mode: string, bundleDir: string | undefined): Promise<voi
     return;
   }
   if (mode === 'bundled' && bundleDir !== undefined) {
-    await import(pathToFileURL(join(bundleDir, 'main.mjs')).href);
+    await loadMain(bundleDir);
     return;
   }
   throw new Error('usage: first-negotiate.js unbundled | eager | bundled <dir>');
+}
+
+/**
+ * The deployed folder's `main`, loaded as the Functions Node worker loads it: `import()` for an ES module,
+ * `require` otherwise.
+ */
+async function loadMain(dir: string): Promise<void> {
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+    main?: string;
+    type?: string;
+  };
+  const main = join(dir, manifest.main ?? 'index.js');
+  if (main.endsWith('.mjs') || (main.endsWith('.js') && manifest.type === 'module')) {
+    await import(pathToFileURL(main).href);
+  } else {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loading the app is the harness's job
+    require(main);
+  }
 }
 
 async function main(): Promise<void> {
@@ -85,7 +106,8 @@ async function main(): Promise<void> {
     },
   )) as { status?: number; body?: unknown };
   const body = typeof response.body === 'string' ? (JSON.parse(response.body) as { url?: unknown }) : {};
-  process.stdout.write(
+  writeSync(
+    1,
     `${JSON.stringify({ status: response.status, url: typeof body.url === 'string' ? body.url.split('?')[0] : undefined })}\n`,
   );
 }

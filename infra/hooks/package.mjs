@@ -1,6 +1,6 @@
 // azd prepackage hook (azure.yaml): stages the deployable package in dist/deploy, the service's `dist`.
 //
-// The package is the esbuild bundle (dev/bundle.ts, `npm run bundle`): main.mjs with the function
+// The package is the esbuild bundle (dev/bundle.ts, `npm run bundle`): main.js (CommonJS) with the function
 // registrations and @azure/functions, plus chunks that load on first use (each handler, jose, @azure/identity,
 // @azure/web-pubsub), host.json, and a package.json whose `main` is the bundle. Every dependency is inside the
 // bundle except @azure/functions-core, which the Functions worker supplies, so no node_modules is shipped and

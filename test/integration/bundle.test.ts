@@ -1,9 +1,11 @@
 /**
  * The deployable bundle (dev/bundle.ts) proven to work, not just to build: built into a temporary folder laid
  * out as azd deploys it (host.json, package.json whose `main` is the bundle, the bundle files, no
- * node_modules), served by the local host in its own process, and answering health, a bearer negotiate and a
- * signed webhook connect. And key-mode negotiate proven not to need @azure/identity, jose or @azure/web-pubsub
- * at all: with the chunks that hold them deleted, a cold start still answers its first negotiate.
+ * node_modules), served by the local host in its own process against the local Web PubSub emulator, and
+ * answering health, a bearer negotiate (jose's chunk), a push that reaches a connected client (the chunks of
+ * @azure/web-pubsub and its HTTP pipeline) and a signed webhook connect. And key-mode negotiate proven not to
+ * need @azure/identity, jose or @azure/web-pubsub at all: with the chunks that hold them deleted, a cold start
+ * still answers its first negotiate.
  */
 import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
@@ -14,19 +16,21 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { jwtVerify } from 'jose';
+import WebSocket from 'ws';
 import { buildBundle, deployPackageJson, type BundleResult } from '../../dev/bundle';
+import { createEmulator, type Emulator } from '../../emulator';
 import { ACCESS_KEY, connectBody, eventHeaders } from '../support/cloud-events';
 
 const ROOT = join(__dirname, '..', '..');
 const HOST_SERVER = join(ROOT, 'dist', 'dev', 'host', 'server.js');
 const HARNESS = join(ROOT, 'dist', 'bench', 'cold-start', 'first-negotiate.js');
-const ENDPOINT = 'https://myresource.webpubsub.azure.com';
-const CONNECTION_STRING = `Endpoint=${ENDPOINT};AccessKey=${ACCESS_KEY};Version=1.0;`;
 const AUDIENCE = 'api://bundle-test';
+const FUNCTION_KEY = 'bundle-test-function-key';
 // Packages only keyless mode, bearer identity or the push API need.
 const LAZY_PACKAGES = ['@azure/identity', 'jose', '@azure/web-pubsub', '@azure/core-rest-pipeline'];
 
 let workDir: string | undefined;
+let emulator: Emulator | undefined;
 let bundle: BundleResult;
 let host: ChildProcessByStdio<null, Readable, Readable> | undefined;
 let baseUrl: string;
@@ -45,6 +49,8 @@ beforeAll(async () => {
       if (!existsSync(HOST_SERVER) || !existsSync(HARNESS)) throw error;
     },
   );
+  // The service the bundle talks to, signing webhook events with the same key as the test's vectors.
+  emulator = await createEmulator({ port: 0, accessKey: ACCESS_KEY });
   workDir = mkdtempSync(join(tmpdir(), 'wps-bundle-'));
   const deployDir = join(workDir, 'deploy');
   bundle = await buildBundle({ outDir: deployDir });
@@ -52,13 +58,14 @@ beforeAll(async () => {
   copyFileSync(join(ROOT, 'host.json'), join(deployDir, 'host.json'));
 
   const script = `require(${JSON.stringify(HOST_SERVER)}).startLocalHost({ rootDir: ${JSON.stringify(deployDir)},
-    port: 0, applySettings: false, devIssuer: true, log: (line) => process.stderr.write(line + '\\n') })
+    port: 0, applySettings: false, devIssuer: true, functionKey: ${JSON.stringify(FUNCTION_KEY)},
+    log: (line) => process.stderr.write(line + '\\n') })
     .then((host) => process.stdout.write(JSON.stringify({ url: host.url, port: host.port }) + '\\n'),
           (error) => { console.error(error); process.exit(1); });`;
   host = spawn(process.execPath, ['-e', script], {
     cwd: deployDir,
     env: appEnv({
-      WebPubSubConnectionString: CONNECTION_STRING,
+      WebPubSubConnectionString: emulator.connectionString,
       WebPubSubHub: 'chat',
       NegotiateIdentity: 'bearer',
       NegotiateAudience: AUDIENCE,
@@ -82,21 +89,40 @@ afterAll(async () => {
     host.kill('SIGTERM');
     await exited;
   }
+  await emulator?.close();
   if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
 });
+
+function emulatorEndpoint(): string {
+  return new URL(/Endpoint=([^;]+)/.exec(emulator?.connectionString ?? '')?.[1] ?? '').origin;
+}
+
+/** A client access URL from the bundle's bearer negotiate, for a user the dev issuer vouches for. */
+async function negotiateUrl(userId: string): Promise<URL> {
+  const issued = await fetch(`${baseUrl}/.dev-issuer/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ sub: userId, aud: AUDIENCE }),
+  });
+  expect(issued.status).toBe(200);
+  const { access_token: callerToken } = (await issued.json()) as { access_token: string };
+  const response = await fetch(`${baseUrl}/api/negotiate`, {
+    headers: { authorization: `Bearer ${callerToken}` },
+  });
+  expect(response.status).toBe(200);
+  return new URL(((await response.json()) as { url: string }).url);
+}
 
 describe('the bundle', () => {
   it('imports nothing at run time but Node built-ins and the worker-supplied @azure/functions-core', () => {
     const builtins = new Set(builtinModules);
-    const externals = Object.values(bundle.metafile.outputs).flatMap((output) =>
-      output.imports.filter((entry) => entry.external).map((entry) => entry.path),
-    );
-    const foreign = externals.filter(
+    const foreign = bundle.externalImports.filter(
       (path) => path !== '@azure/functions-core' && !path.startsWith('node:') && !builtins.has(path),
     );
     expect(foreign).toEqual([]);
+    expect(bundle.externalImports).toContain('@azure/functions-core');
     // The entry holds the registrations and @azure/functions only; each lazy package sits in a chunk.
-    expect(bundle.packagesByFile['main.mjs']).toEqual([
+    expect(bundle.packagesByFile['main.js']).toEqual([
       '@azure/functions',
       '@azure/functions-extensions-base',
     ]);
@@ -109,37 +135,46 @@ describe('the bundle', () => {
   });
 
   it('answers a bearer negotiate with a client token the access key verifies', async () => {
-    const issued = await fetch(`${baseUrl}/.dev-issuer/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ sub: 'alice', aud: AUDIENCE }),
-    });
-    expect(issued.status).toBe(200);
-    const { access_token: callerToken } = (await issued.json()) as { access_token: string };
-    const response = await fetch(`${baseUrl}/api/negotiate`, {
-      headers: { authorization: `Bearer ${callerToken}` },
-    });
-    expect(response.status).toBe(200);
-    const { url } = (await response.json()) as { url: string };
-    const clientUrl = new URL(url);
+    const clientUrl = await negotiateUrl('alice');
+    const endpoint = emulatorEndpoint();
     expect(`${clientUrl.origin}${clientUrl.pathname}`).toBe(
-      'wss://myresource.webpubsub.azure.com/client/hubs/chat',
+      `${endpoint.replace(/^http/, 'ws')}/client/hubs/chat`,
     );
     // Verified with jose and the access key, not with our code: the service would accept it.
     const { payload } = await jwtVerify(
       clientUrl.searchParams.get('access_token') ?? '',
       Buffer.from(ACCESS_KEY),
-      {
-        audience: `${ENDPOINT}/client/hubs/chat`,
-      },
+      { audience: `${endpoint}/client/hubs/chat` },
     );
     expect(payload.sub).toBe('alice');
+  });
+
+  it('pushes through @azure/web-pubsub to a client connected to the service', async () => {
+    const socket = new WebSocket(await negotiateUrl('bob'));
+    try {
+      await once(socket, 'open');
+      const received = once(socket, 'message');
+      const response = await fetch(`${baseUrl}/api/hubs/chat/users/bob/messages`, {
+        method: 'POST',
+        headers: { 'x-functions-key': FUNCTION_KEY, 'content-type': 'text/plain' },
+        body: 'pushed through the bundle',
+      });
+      expect(response.status).toBe(202);
+      const [data] = (await received) as [Buffer];
+      expect(data.toString()).toBe('pushed through the bundle');
+    } finally {
+      socket.close();
+    }
   });
 
   it('admits a signed webhook connect', async () => {
     const response = await fetch(`${baseUrl}/api/webpubsub/events`, {
       method: 'POST',
-      headers: eventHeaders('connect'),
+      // The service names itself by its host; the webhook only answers its own resource's events.
+      headers: {
+        ...eventHeaders('connect', { 'webhook-request-origin': new URL(emulatorEndpoint()).host }),
+        'x-functions-key': FUNCTION_KEY,
+      },
       body: JSON.stringify(connectBody()),
     });
     expect(response.status).toBe(200);
@@ -149,10 +184,18 @@ describe('the bundle', () => {
   it('refuses a webhook connect with a wrong signature', async () => {
     const response = await fetch(`${baseUrl}/api/webpubsub/events`, {
       method: 'POST',
-      headers: eventHeaders('connect', { 'ce-signature': `sha256=${'0'.repeat(64)}` }),
+      headers: {
+        ...eventHeaders('connect', {
+          'webhook-request-origin': new URL(emulatorEndpoint()).host,
+          'ce-signature': `sha256=${'0'.repeat(64)}`,
+        }),
+        'x-functions-key': FUNCTION_KEY,
+      },
       body: JSON.stringify(connectBody()),
     });
+    // Refused by the webhook's signature check, not by the host's function key.
     expect(response.status).toBe(401);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
 });
 
@@ -160,7 +203,7 @@ describe('a key-mode cold start', () => {
   function firstNegotiate(bundleDir: string): Promise<{ code: number | null; output: string }> {
     const child = spawn(process.execPath, [HARNESS, 'bundled', bundleDir], {
       env: appEnv({
-        WebPubSubConnectionString: CONNECTION_STRING,
+        WebPubSubConnectionString: `Endpoint=https://myresource.webpubsub.azure.com;AccessKey=${ACCESS_KEY};Version=1.0;`,
         WebPubSubHub: 'chat',
         NegotiateIdentity: 'anonymous',
       }),
