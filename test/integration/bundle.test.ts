@@ -23,7 +23,7 @@ import { ACCESS_KEY, connectBody, eventHeaders } from '../support/cloud-events';
 
 const ROOT = join(__dirname, '..', '..');
 const HOST_SERVER = join(ROOT, 'dist', 'dev', 'host', 'server.js');
-const HARNESS = join(ROOT, 'dist', 'bench', 'cold-start', 'first-negotiate.js');
+const HARNESS = join(ROOT, 'dist', 'bench', 'cold-start', 'first-request.js');
 const AUDIENCE = 'api://bundle-test';
 const FUNCTION_KEY = 'bundle-test-function-key';
 // Packages only keyless mode, bearer identity or the push API need.
@@ -200,8 +200,11 @@ describe('the bundle', () => {
 });
 
 describe('a key-mode cold start', () => {
-  function firstNegotiate(bundleDir: string): Promise<{ code: number | null; output: string }> {
-    const child = spawn(process.execPath, [HARNESS, 'bundled', bundleDir], {
+  function firstRequest(
+    kind: 'negotiate' | 'webhook-connect',
+    bundleDir: string,
+  ): Promise<{ code: number | null; output: string }> {
+    const child = spawn(process.execPath, [HARNESS, kind, 'bundled', bundleDir], {
       env: appEnv({
         WebPubSubConnectionString: `Endpoint=https://myresource.webpubsub.azure.com;AccessKey=${ACCESS_KEY};Version=1.0;`,
         WebPubSubHub: 'chat',
@@ -229,7 +232,7 @@ describe('a key-mode cold start', () => {
     return { dir, dropped };
   }
 
-  it('answers its first negotiate without the chunks of @azure/identity, jose and @azure/web-pubsub', async () => {
+  it('answers its first negotiate, and its first webhook connect, without the chunks of @azure/identity, jose and @azure/web-pubsub', async () => {
     const { dir, dropped } = bundleWithout('without-lazy', (_file, packages) =>
       packages.some((name) => LAZY_PACKAGES.includes(name)),
     );
@@ -237,9 +240,11 @@ describe('a key-mode cold start', () => {
     for (const name of LAZY_PACKAGES) {
       expect(dropped.some((file) => bundle.packagesByFile[file]?.includes(name))).toBe(true);
     }
-    const { code, output } = await firstNegotiate(dir);
-    expect(output).toContain('"status":200');
-    expect(code).toBe(0);
+    for (const kind of ['negotiate', 'webhook-connect'] as const) {
+      const { code, output } = await firstRequest(kind, dir);
+      expect({ kind, output }).toEqual({ kind, output: expect.stringContaining('"status":200') as unknown });
+      expect(code).toBe(0);
+    }
   });
 
   it('does need the negotiate chunk (the check above can fail)', async () => {
@@ -247,7 +252,7 @@ describe('a key-mode cold start', () => {
       file.startsWith('chunks/negotiate-handlers-'),
     );
     expect(dropped).toHaveLength(1);
-    const { code, output } = await firstNegotiate(dir);
+    const { code, output } = await firstRequest('negotiate', dir);
     expect(code).toBe(1);
     expect(output).toMatch(/Cannot find module|ERR_MODULE_NOT_FOUND/);
   });
