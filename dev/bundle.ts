@@ -59,8 +59,8 @@ export interface BundleResult {
  * 2. Each file of that output turned into CommonJS, `import()` into `require()`. Node's CommonJS loader
  *    reads and compiles a file synchronously, where its ES module loader resolves, reads and links every
  *    module asynchronously and must first be set up itself: on a cold key-mode negotiate the CommonJS form
- *    takes ~15% less time, and ~15% fewer instructions, than the same chunks as ES modules (BENCHMARKS.md). The Functions worker `require`s
- *    a CommonJS main.
+ *    takes ~15% less time, and ~15% fewer instructions, than the same chunks as ES modules (BENCHMARKS.md).
+ *    The Functions worker `require`s a CommonJS main.
  *
  * `@azure/functions-core` stays external: the worker answers it at run time (through Module.prototype.require,
  * which is where the worker and our local host hook that name).
