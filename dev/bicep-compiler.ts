@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
  */
 
 /** The pinned compiler; change it here only, then run `npm run check:infra` (the cache keeps one folder per version). */
-export const BICEP_VERSION = '0.37.4';
+export const BICEP_VERSION = '0.49.2';
 
 /** NuGet publishes one package per runtime, Azure.Bicep.CommandLine.<rid>, each holding tools/bicep[.exe]. */
 export function bicepPackageId(

@@ -304,7 +304,7 @@ module keyVault 'modules/key-vault.bicep' = if (!keyless) {
     location: location
     tags: tags
     webPubSubName: webPubSub.outputs.name
-    secretsUserPrincipalId: identity.outputs.principalId
+    readerPrincipalId: identity.outputs.principalId
   }
 }
 

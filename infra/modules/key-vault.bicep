@@ -16,7 +16,7 @@ param tags object = {}
 param webPubSubName string
 
 @description('Required. Principal ID of the identity that reads the secret (the function app identity).')
-param secretsUserPrincipalId string
+param readerPrincipalId string
 
 // Key Vault Secrets User, per https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/security#key-vault-secrets-user
 // Assigned on the one secret, not on the vault.
@@ -53,11 +53,11 @@ resource connectionString 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
 }
 
 resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(connectionString.id, secretsUserPrincipalId, keyVaultSecretsUserRoleId)
+  name: guid(connectionString.id, readerPrincipalId, keyVaultSecretsUserRoleId)
   scope: connectionString
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUserRoleId)
-    principalId: secretsUserPrincipalId
+    principalId: readerPrincipalId
     principalType: 'ServicePrincipal'
     description: 'The function app resolves its WebPubSubConnectionString Key Vault reference.'
   }

@@ -343,10 +343,15 @@ export class Deployment {
     const options = properties.expressionEvaluationOptions as JsonObject | undefined;
     if (options?.scope !== 'inner') throw new Error(`Module ${name} is not evaluated in its own scope`);
     const parameterValues: JsonObject = {};
-    for (const [key, parameter] of Object.entries(
-      (properties.parameters ?? {}) as Record<string, JsonObject>,
-    )) {
-      parameterValues[key] = evaluate(parameter.value as Json, found.scope);
+    for (const [key, parameter] of Object.entries((properties.parameters ?? {}) as Record<string, Json>)) {
+      // An entry is `{ "value": … }`, or (as Bicep 0.49 compiles a conditional value) one expression that yields
+      // it: "[if(cond, createObject('value', x), createObject('value', ''))]".
+      const entry = typeof parameter === 'string' ? evaluate(parameter, found.scope) : parameter;
+      if (!isObject(entry) || !('value' in entry)) {
+        throw new Error(`Module ${name}: parameter ${key} is not a { value } entry: ${JSON.stringify(entry)}`);
+      }
+      parameterValues[key] =
+        typeof parameter === 'string' ? (entry.value as Json) : evaluate(entry.value as Json, found.scope);
     }
     const resourceGroup =
       found.raw.resourceGroup === undefined
