@@ -348,10 +348,11 @@ export class Deployment {
       // it: "[if(cond, createObject('value', x), createObject('value', ''))]".
       const entry = typeof parameter === 'string' ? evaluate(parameter, found.scope) : parameter;
       if (!isObject(entry) || !('value' in entry)) {
-        throw new Error(`Module ${name}: parameter ${key} is not a { value } entry: ${JSON.stringify(entry)}`);
+        throw new Error(
+          `Module ${name}: parameter ${key} is not a { value } entry: ${JSON.stringify(entry)}`,
+        );
       }
-      parameterValues[key] =
-        typeof parameter === 'string' ? (entry.value as Json) : evaluate(entry.value as Json, found.scope);
+      parameterValues[key] = typeof parameter === 'string' ? entry.value : evaluate(entry.value, found.scope);
     }
     const resourceGroup =
       found.raw.resourceGroup === undefined
