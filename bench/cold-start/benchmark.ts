@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildBundle, deployPackageJson } from '../../dev/bundle';
 import { interleavedRounds } from '../lib/rounds';
 import { median } from '../lib/stats';
 import type { Benchmark, BenchContext, BenchOutcome, BenchRow } from '../types';
+import { ACCESS_KEY, ORIGIN } from '../webhook/fixture';
 
 const CONTENDERS = ['bare', 'eager', 'unbundled', 'bundled', 'unbundled-webhook', 'bundled-webhook'] as const;
 type Contender = (typeof CONTENDERS)[number];
@@ -45,7 +45,8 @@ async function runColdStart(context: BenchContext): Promise<BenchOutcome> {
   // Only what the app reads: no inherited WebPubSub* or Negotiate* settings from the caller's shell.
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
-    WebPubSubConnectionString: `Endpoint=https://bench.webpubsub.azure.com;AccessKey=${randomBytes(32).toString('base64')};Version=1.0;`,
+    // The webhook fixture's resource: its connect is signed with this key and names this origin.
+    WebPubSubConnectionString: `Endpoint=https://${ORIGIN};AccessKey=${ACCESS_KEY};Version=1.0;`,
     WebPubSubHub: 'chat',
     NegotiateIdentity: 'anonymous',
   };

@@ -7,10 +7,11 @@
  *   node dist/bench/cold-start/first-request.js <request> eager    (unbundled, every handler loaded at start-up)
  *   node dist/bench/cold-start/first-request.js <request> bundled <deployed folder: package.json, main.js, …>
  *
- * <request> is `negotiate` (key mode, anonymous identity: GET /api/negotiate) or `webhook-connect` (a connect
- * event signed with the access key, as the service sends when a client opens its WebSocket).
+ * <request> is `negotiate` (key mode, anonymous identity: GET /api/negotiate) or `webhook-connect` (the webhook
+ * benchmark's signed connect event, as the service sends when a client opens its WebSocket).
  *
- * Settings come from the environment (the parent sets a key-mode connection string and anonymous identity).
+ * Settings come from the environment: the parent sets a key-mode connection string with the webhook fixture's
+ * origin and access key, and anonymous identity.
  *
  * The invocation passes a plain request object: the handlers read only method, url, headers.get, params
  * and body. The worker's own HttpRequest wraps a WHATWG Request, and the first one makes Node load its
@@ -20,18 +21,17 @@
  * The answer is written with `fs.writeSync(1, …)`: `process.stdout` on a pipe would build a net.Socket and
  * load Node's stream and net modules (~3–4 ms), the harness's cost, not the app's.
  */
-import { createHmac } from 'node:crypto';
 import Module from 'node:module';
 import { readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as coreApi from '../../dev/host/core-api';
+import type * as WebhookFixture from '../webhook/fixture';
 
 // Compiled to dist/bench/cold-start/: the compiled app is dist/src/functions.
 const FUNCTIONS_DIR = resolve(__dirname, '..', '..', 'src', 'functions');
 const EAGER_MODULES = ['handlers.js', 'negotiate-handlers.js', 'push-handlers.js'];
 const USAGE = 'usage: first-request.js negotiate|webhook-connect unbundled|eager|bundled [<dir>]';
-const CONNECTION_ID = 'cold-start-connection';
 
 interface FirstRequest {
   functionName: string;
@@ -64,42 +64,23 @@ function firstRequest(kind: string): FirstRequest {
     };
   }
   if (kind === 'webhook-connect') {
-    const connectionString = process.env.WebPubSubConnectionString ?? '';
-    const accessKey = /AccessKey=([^;]+)/i.exec(connectionString)?.[1] ?? '';
-    const host = new URL(/Endpoint=([^;]+)/i.exec(connectionString)?.[1] ?? 'http://missing').host;
-    const body = JSON.stringify({
-      claims: {},
-      query: {},
-      headers: {},
-      subprotocols: ['json.webpubsub.azure.v1'],
-      clientCertificates: [],
-    });
+    // The webhook benchmark's connect, signed by the external test vector: the parent's connection string
+    // carries that vector's key and origin. Required here, not imported, so negotiate starts never load it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+    const { CONNECT_REQUEST } = require('../webhook/fixture') as typeof WebhookFixture;
     return {
       functionName: 'webpubsubEvents',
       request: {
-        method: 'POST',
-        url: 'http://127.0.0.1:7071/api/webpubsub/events',
+        method: CONNECT_REQUEST.method,
+        url: `http://127.0.0.1:7071${CONNECT_REQUEST.path}`,
         headers: headerReader({
-          'webhook-request-origin': host,
-          'content-type': 'application/json; charset=utf-8',
-          'content-length': String(Buffer.byteLength(body)),
-          'ce-specversion': '1.0',
-          'ce-type': 'azure.webpubsub.sys.connect',
-          'ce-source': `/hubs/chat/client/${CONNECTION_ID}`,
-          'ce-id': '1',
-          'ce-time': new Date().toISOString(),
-          'ce-awpsversion': '1.0',
-          'ce-hub': 'chat',
-          'ce-connectionid': CONNECTION_ID,
-          'ce-userid': 'cold',
-          'ce-eventname': 'connect',
-          // The documented signature: HMAC-SHA256 of the connection id under the access key, in hex.
-          'ce-signature': `sha256=${createHmac('sha256', accessKey).update(CONNECTION_ID).digest('hex')}`,
+          ...CONNECT_REQUEST.headers,
+          'content-length': String(Buffer.byteLength(CONNECT_REQUEST.body)),
         }),
         params: {},
         query: new URLSearchParams(),
         // The worker's body is a stream; an array of chunks iterates the same way under `for await`.
-        body: [Buffer.from(body)] as unknown as AsyncIterable<Uint8Array>,
+        body: [Buffer.from(CONNECT_REQUEST.body)] as unknown as AsyncIterable<Uint8Array>,
       },
     };
   }
