@@ -9,13 +9,16 @@
  */
 import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { builtinModules } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { jwtVerify } from 'jose';
+import { jwtVerify, SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { buildBundle, deployPackageJson, type BundleResult } from '../../dev/bundle';
 import { createEmulator, type Emulator } from '../../emulator';
@@ -30,15 +33,55 @@ const FUNCTION_KEY = 'bundle-test-function-key';
 const LAZY_PACKAGES = ['@azure/identity', 'jose', '@azure/web-pubsub', '@azure/core-rest-pipeline'];
 
 let workDir: string | undefined;
+let deployDir: string;
 let emulator: Emulator | undefined;
 let bundle: BundleResult;
-let host: ChildProcessByStdio<null, Readable, Readable> | undefined;
+let host: BundleHost | undefined;
 let baseUrl: string;
-let hostOutput = '';
 
 /** Only our settings: nothing from the developer's shell may change what the bundle does. */
 function appEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, ...settings };
+}
+
+interface BundleHost {
+  baseUrl: string;
+  /** Everything the host process has written to stderr so far (its request and app log). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** The deployed folder served by the local host in its own process, with exactly these app settings. */
+async function startBundleHost(settings: Record<string, string>): Promise<BundleHost> {
+  const script = `require(${JSON.stringify(HOST_SERVER)}).startLocalHost({ rootDir: ${JSON.stringify(deployDir)},
+    port: 0, applySettings: false, devIssuer: true, functionKey: ${JSON.stringify(FUNCTION_KEY)},
+    log: (line) => process.stderr.write(line + '\\n') })
+    .then((host) => process.stdout.write(JSON.stringify({ url: host.url, port: host.port }) + '\\n'),
+          (error) => { console.error(error); process.exit(1); });`;
+  const child: ChildProcessByStdio<null, Readable, Readable> = spawn(process.execPath, ['-e', script], {
+    cwd: deployDir,
+    env: appEnv(settings),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const [line] = (await Promise.race([
+    once(child.stdout, 'data'),
+    once(child, 'exit').then(() => {
+      throw new Error(`the local host exited: ${output}`);
+    }),
+  ])) as [Buffer];
+  const { port } = JSON.parse(line.toString()) as { port: number };
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    output: () => output,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 beforeAll(async () => {
@@ -52,43 +95,21 @@ beforeAll(async () => {
   // The service the bundle talks to, signing webhook events with the same key as the test's vectors.
   emulator = await createEmulator({ port: 0, accessKey: ACCESS_KEY });
   workDir = mkdtempSync(join(tmpdir(), 'wps-bundle-'));
-  const deployDir = join(workDir, 'deploy');
+  deployDir = join(workDir, 'deploy');
   bundle = await buildBundle({ outDir: deployDir });
   writeFileSync(join(deployDir, 'package.json'), deployPackageJson());
   copyFileSync(join(ROOT, 'host.json'), join(deployDir, 'host.json'));
-
-  const script = `require(${JSON.stringify(HOST_SERVER)}).startLocalHost({ rootDir: ${JSON.stringify(deployDir)},
-    port: 0, applySettings: false, devIssuer: true, functionKey: ${JSON.stringify(FUNCTION_KEY)},
-    log: (line) => process.stderr.write(line + '\\n') })
-    .then((host) => process.stdout.write(JSON.stringify({ url: host.url, port: host.port }) + '\\n'),
-          (error) => { console.error(error); process.exit(1); });`;
-  host = spawn(process.execPath, ['-e', script], {
-    cwd: deployDir,
-    env: appEnv({
-      WebPubSubConnectionString: emulator.connectionString,
-      WebPubSubHub: 'chat',
-      NegotiateIdentity: 'bearer',
-      NegotiateAudience: AUDIENCE,
-    }),
-    stdio: ['ignore', 'pipe', 'pipe'],
+  host = await startBundleHost({
+    WebPubSubConnectionString: emulator.connectionString,
+    WebPubSubHub: 'chat',
+    NegotiateIdentity: 'bearer',
+    NegotiateAudience: AUDIENCE,
   });
-  host.stderr.on('data', (chunk: Buffer) => (hostOutput += chunk.toString()));
-  const [line] = (await Promise.race([
-    once(host.stdout, 'data'),
-    once(host, 'exit').then(() => {
-      throw new Error(`the local host exited: ${hostOutput}`);
-    }),
-  ])) as [Buffer];
-  const { port } = JSON.parse(line.toString()) as { port: number };
-  baseUrl = `http://127.0.0.1:${port}`;
+  baseUrl = host.baseUrl;
 }, 180_000);
 
 afterAll(async () => {
-  if (host?.exitCode === null) {
-    const exited = once(host, 'exit');
-    host.kill('SIGTERM');
-    await exited;
-  }
+  await host?.stop();
   await emulator?.close();
   if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
 });
@@ -196,6 +217,175 @@ describe('the bundle', () => {
     // Refused by the webhook's signature check, not by the host's function key.
     expect(response.status).toBe(401);
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+});
+
+/**
+ * Keyless mode, the default deployment (infra/: a user-assigned identity, AZURE_CLIENT_ID, no access key), run
+ * from the bundle with nothing faked inside the process: @azure/identity's ManagedIdentityCredential, from its
+ * chunk, asks the identity endpoint that App Service and Azure Functions give every app (IDENTITY_ENDPOINT,
+ * with the secret IDENTITY_HEADER sent back as X-IDENTITY-HEADER), and the SDK calls the service with that
+ * token. Stand-ins here: that endpoint (plain http on loopback, as the platform's is), and the service on
+ * HTTPS with the test certificate, trusted through NODE_EXTRA_CA_CERTS (the SDK sends bearer tokens over
+ * TLS only).
+ */
+describe('keyless mode, as azd deploys it', () => {
+  const TLS = join(ROOT, 'test', 'fixtures', 'tls');
+  const CLIENT_ID = '11111111-2222-3333-4444-555555555555';
+  const IDENTITY_HEADER = 'identity-header-secret-of-the-platform';
+  const ENTRA_TOKEN = 'entra-access-token-for-web-pubsub';
+  // The service's own token signing; the app never sees this key.
+  const SERVICE_SECRET = new TextEncoder().encode('the-service-own-secret-0123456789abcdef');
+
+  interface Call {
+    method: string;
+    url: URL;
+    headers: IncomingMessage['headers'];
+    body: string;
+  }
+  const identityCalls: Call[] = [];
+  const serviceCalls: Call[] = [];
+  const issuedTokens: string[] = [];
+  let identityEndpoint: Server;
+  let service: Server;
+  let serviceOrigin: string;
+  let keyless: BundleHost | undefined;
+
+  function record(calls: Call[], req: IncomingMessage, then: (call: Call) => void): void {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const call = {
+        method: req.method ?? '',
+        url: new URL(req.url ?? '/', 'http://x'),
+        headers: req.headers,
+        body,
+      };
+      calls.push(call);
+      then(call);
+    });
+  }
+
+  function listen(server: Server): Promise<number> {
+    return new Promise((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+    );
+  }
+
+  beforeAll(async () => {
+    identityEndpoint = createHttpServer((req, res) =>
+      record(identityCalls, req, () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            access_token: ENTRA_TOKEN,
+            expires_on: String(Math.floor(Date.now() / 1000) + 3600),
+            resource: 'https://webpubsub.azure.com',
+            token_type: 'Bearer',
+          }),
+        );
+      }),
+    );
+    service = createHttpsServer(
+      {
+        cert: readFileSync(join(TLS, 'localhost.cert.pem')),
+        key: readFileSync(join(TLS, 'localhost.key.pem')),
+      },
+      (req, res) =>
+        record(serviceCalls, req, (call) => {
+          if (!call.url.pathname.endsWith(':generateToken')) {
+            res.writeHead(202).end();
+            return;
+          }
+          const now = Math.floor(Date.now() / 1000);
+          void new SignJWT({ role: call.url.searchParams.getAll('role') })
+            .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+            .setSubject(call.url.searchParams.get('userId') ?? '')
+            .setIssuedAt(now)
+            .setExpirationTime(now + 3600)
+            .sign(SERVICE_SECRET)
+            .then((token) => {
+              issuedTokens.push(token);
+              res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token }));
+            });
+        }),
+    );
+    const identityPort = await listen(identityEndpoint);
+    serviceOrigin = `https://127.0.0.1:${await listen(service)}`;
+    keyless = await startBundleHost({
+      WebPubSubEndpoint: serviceOrigin,
+      WebPubSubHub: 'chat',
+      NegotiateIdentity: 'anonymous',
+      AZURE_CLIENT_ID: CLIENT_ID,
+      IDENTITY_ENDPOINT: `http://127.0.0.1:${identityPort}/msi/token`,
+      IDENTITY_HEADER,
+      NODE_EXTRA_CA_CERTS: join(TLS, 'localhost.cert.pem'),
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await keyless?.stop();
+    for (const server of [identityEndpoint, service]) {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it("negotiates with a token the service issued, asked for with the managed identity's token", async () => {
+    const running = keyless as BundleHost;
+    const health = await fetch(`${running.baseUrl}/api/health`);
+    expect(await health.json()).toMatchObject({ status: 'ok', serviceMode: 'keyless' });
+
+    const response = await fetch(`${running.baseUrl}/api/negotiate`);
+    expect(response.status).toBe(200);
+    const answer = (await response.json()) as { url: string; token: string; userId: string };
+    expect(issuedTokens).toHaveLength(1);
+    expect(answer.token).toBe(issuedTokens[0]);
+    expect(answer.url).toBe(
+      `${serviceOrigin.replace(/^https/, 'wss')}/client/hubs/chat?access_token=${answer.token}`,
+    );
+
+    // The user-assigned identity, named by its client id, for the Web PubSub resource; the platform's secret
+    // header proves the request comes from inside the app.
+    expect(identityCalls).toHaveLength(1);
+    const [asked] = identityCalls;
+    expect(asked?.url.pathname).toBe('/msi/token');
+    expect(asked?.url.searchParams.get('resource')).toBe('https://webpubsub.azure.com');
+    expect(asked?.url.searchParams.get('client_id')).toBe(CLIENT_ID);
+    expect(asked?.headers['x-identity-header']).toBe(IDENTITY_HEADER);
+
+    const generate = serviceCalls.find((call) => call.url.pathname === '/api/hubs/chat/:generateToken');
+    expect(generate?.method).toBe('POST');
+    expect(generate?.headers.authorization).toBe(`Bearer ${ENTRA_TOKEN}`);
+    expect(generate?.url.searchParams.get('userId')).toBe(answer.userId);
+  });
+
+  it('pushes with the same identity, without asking the identity endpoint again', async () => {
+    const running = keyless as BundleHost;
+    const response = await fetch(`${running.baseUrl}/api/hubs/chat/messages`, {
+      method: 'POST',
+      headers: { 'x-functions-key': FUNCTION_KEY, 'content-type': 'text/plain' },
+      body: 'pushed by a keyless bundle',
+    });
+    expect(response.status).toBe(202);
+    const send = serviceCalls.find((call) => call.url.pathname === '/api/hubs/chat/:send');
+    expect(send?.headers.authorization).toBe(`Bearer ${ENTRA_TOKEN}`);
+    expect(send?.body).toBe('pushed by a keyless bundle');
+    // The credential keeps its token until it nears expiry: one identity call for the life of the process.
+    expect(identityCalls).toHaveLength(1);
+  });
+
+  it("logs neither the identity token nor the platform's identity secret", async () => {
+    const running = keyless as BundleHost;
+    // A refused negotiate logs why; neither that log nor the successful one may carry a credential.
+    expect((await fetch(`${running.baseUrl}/api/negotiate?hub=unknown`)).status).toBe(403);
+    expect((await fetch(`${running.baseUrl}/api/negotiate`)).status).toBe(200);
+    const output = running.output();
+    expect(output).toContain('GET /api/negotiate -> 200');
+    expect(output).not.toContain(ENTRA_TOKEN);
+    expect(output).not.toContain(IDENTITY_HEADER);
+    expect(issuedTokens.length).toBeGreaterThan(0);
+    for (const token of issuedTokens) expect(output).not.toContain(token);
   });
 });
 
