@@ -3,7 +3,9 @@
  * out as azd deploys it (host.json, package.json whose `main` is the bundle, the bundle files, no
  * node_modules), served by the local host in its own process against the local Web PubSub emulator, and
  * answering health, a bearer negotiate (jose's chunk), a push that reaches a connected client (the chunks of
- * @azure/web-pubsub and its HTTP pipeline) and a signed webhook connect. And key-mode negotiate proven not to
+ * @azure/web-pubsub and its HTTP pipeline) and a signed webhook connect. Keyless mode, the default deployment,
+ * run the same way: managed identity from the platform's identity endpoint, negotiate and push with its token,
+ * the webhook on the function key. And key-mode negotiate proven not to
  * need @azure/identity, jose or @azure/web-pubsub at all: with the chunks that hold them deleted, a cold start
  * still answers its first negotiate.
  */
@@ -373,6 +375,28 @@ describe('keyless mode, as azd deploys it', () => {
     expect(send?.body).toBe('pushed by a keyless bundle');
     // The credential keeps its token until it nears expiry: one identity call for the life of the process.
     expect(identityCalls).toHaveLength(1);
+  });
+
+  it('admits a webhook connect on the function key alone, which is all a keyless service can prove', async () => {
+    const running = keyless as BundleHost;
+    const send = (functionKey: string | undefined): Promise<Response> =>
+      fetch(`${running.baseUrl}/api/webpubsub/events`, {
+        method: 'POST',
+        headers: {
+          // No access key exists to sign with: the service sends no ce-signature.
+          ...eventHeaders('connect', {
+            'webhook-request-origin': new URL(serviceOrigin).host,
+            'ce-signature': undefined,
+          }),
+          ...(functionKey === undefined ? {} : { 'x-functions-key': functionKey }),
+        },
+        body: JSON.stringify(connectBody()),
+      });
+    const admitted = await send(FUNCTION_KEY);
+    expect(admitted.status).toBe(200);
+    expect(await admitted.json()).toEqual({ subprotocol: 'json.webpubsub.azure.v1' });
+    expect((await send(undefined)).status).toBe(401);
+    expect((await send('not-the-function-key')).status).toBe(401);
   });
 
   it("logs neither the identity token nor the platform's identity secret", async () => {
