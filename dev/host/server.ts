@@ -1,5 +1,3 @@
-import { HttpRequest, HttpResponse, InvocationContext, type LogLevel } from '@azure/functions';
-import { serialize as serializeCookie } from 'cookie';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -8,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import * as coreApi from './core-api';
 import { createDevIssuer, DEV_ISSUER_PATH, type DevIssuer } from './dev-issuer';
+import { invokeHttpFunction, type HttpOutcome } from './invocation';
 import { compileRoute, matchRoute, type CompiledRoute } from './routes';
 import { applyLocalSettings, readHostJson } from './settings';
 import { serveStatic, type StaticFilesOptions } from './static';
@@ -71,7 +70,7 @@ interface HttpFunction {
   methods: string[];
   authLevel: string;
   route: CompiledRoute;
-  callback: coreApi.FunctionCallback;
+  registered: coreApi.RegisteredFunction;
 }
 
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'PATCH', 'OPTIONS'];
@@ -122,7 +121,8 @@ function escapeRegExp(text: string): string {
 
 function httpFunctions(): HttpFunction[] {
   const result: HttpFunction[] = [];
-  for (const { metadata, callback } of coreApi.localHostInternals.functions()) {
+  for (const registered of coreApi.localHostInternals.functions()) {
+    const { metadata } = registered;
     const trigger = Object.values(metadata.bindings).find((binding) => binding.type === 'httpTrigger');
     if (!trigger) continue;
     result.push({
@@ -130,7 +130,7 @@ function httpFunctions(): HttpFunction[] {
       methods: (trigger.methods ?? ALL_METHODS).map((method) => method.toUpperCase()),
       authLevel: (trigger.authLevel ?? 'function').toLowerCase(),
       route: compileRoute(trigger.route ?? metadata.name),
-      callback,
+      registered,
     });
   }
   return result.sort((a, b) => b.route.precedence - a.route.precedence);
@@ -172,28 +172,11 @@ function keyMatches(presented: string | null, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-async function writeResponse(res: ServerResponse, response: HttpResponse, method: string): Promise<void> {
-  const setCookies = [
-    ...response.headers.getSetCookie(),
-    ...response.cookies.map((cookie) =>
-      serializeCookie(cookie.name, cookie.value, {
-        domain: cookie.domain,
-        path: cookie.path,
-        expires: typeof cookie.expires === 'number' ? new Date(cookie.expires) : cookie.expires,
-        secure: cookie.secure,
-        httpOnly: cookie.httpOnly,
-        sameSite: cookie.sameSite?.toLowerCase() as 'strict' | 'lax' | 'none' | undefined,
-        maxAge: cookie.maxAge,
-      }),
-    ),
-  ];
+function writeResponse(res: ServerResponse, response: HttpOutcome, method: string): void {
+  const headers: Record<string, string | string[]> = { ...response.headers };
+  if (response.setCookies.length > 0) headers['set-cookie'] = response.setCookies;
   // HEAD sends no body, but its Content-Length must be that of the body a GET would get (RFC 9110 §8.6).
-  const body = Buffer.from(await response.arrayBuffer());
-  const headers: Record<string, string | string[]> = {};
-  response.headers.forEach((value, name) => {
-    if (name !== 'set-cookie') headers[name] = value;
-  });
-  if (setCookies.length > 0) headers['set-cookie'] = setCookies;
+  const { body } = response;
   if (method !== 'HEAD' || headers['content-length'] === undefined || body.length > 0) {
     headers['content-length'] = String(body.length);
   }
@@ -208,7 +191,8 @@ function sendStatus(res: ServerResponse, status: number): void {
 
 /**
  * A local Azure Functions host for Node alone: loads the app's own registrations and serves its HTTP
- * functions with real HttpRequest / InvocationContext objects, like `func start` does.
+ * functions through the app's own programming model (invocation.ts), as the Functions worker under
+ * `func start` and in Azure does.
  */
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const rootDir = resolve(options.rootDir);
@@ -286,25 +270,22 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         if (!res.headersSent && !res.destroyed) sendStatus(res, status);
         return;
       }
-      const request = new HttpRequest({
-        method,
-        url: url.toString(),
-        headers: headerRecord(req),
-        params: target.params,
-        body: body ? { bytes: body } : undefined,
-      });
       const functionName = target.fn.name;
-      const context = new InvocationContext({
-        invocationId: randomUUID(),
-        functionName,
-        logHandler: (level: LogLevel, ...args: unknown[]) =>
-          log(
-            `[${functionName}] ${level}: ${args.map((arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg))).join(' ')}`,
-          ),
-      });
-      let result: unknown;
+      let outcome: HttpOutcome;
       try {
-        result = await target.fn.callback(request, context);
+        // As the worker does: through the app's own @azure/functions, from the Functions host's RPC shapes.
+        outcome = await invokeHttpFunction(
+          target.fn.registered,
+          randomUUID(),
+          {
+            method,
+            url: url.toString(),
+            headers: headerRecord(req),
+            params: target.params,
+            ...(body ? { body: { bytes: body } } : {}),
+          },
+          (level, _category, message) => log(`[${functionName}] ${level}: ${message}`),
+        );
       } catch (error) {
         // As the Functions host: an exception from the function is a bare 500.
         log(
@@ -314,10 +295,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         sendStatus(res, status);
         return;
       }
-      // Handlers return an HttpResponse or a plain HttpResponseInit; the host accepts both.
-      const written = result instanceof HttpResponse ? result : new HttpResponse(result ?? {});
-      status = written.status;
-      await writeResponse(res, written, method);
+      status = outcome.status;
+      writeResponse(res, outcome, method);
     } finally {
       // The query string is left out on purpose: it carries function keys (?code=) and access tokens.
       log(`${method} ${url.pathname} -> ${status} ${name} (${(performance.now() - started).toFixed(1)} ms)`);
