@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { startLocalHost, type LocalHost } from '../../dev/host/server';
 import { hookCalls } from '../fixtures/host-app/src/state';
+import { cookieAttributes } from '../support/set-cookie';
 
 /**
  * The local Functions host, in process, serving a fixture app (test/fixtures/host-app) over real HTTP.
@@ -270,21 +271,10 @@ describe('local host: the response it writes back', () => {
     expect(response.status).toBe(200);
     const cookies = response.headers.getSetCookie();
     expect(cookies).toHaveLength(2);
-    // Attribute order and the case of attribute names are not significant (RFC 6265 §5.2).
-    const attributes = (cookie: string): string[] =>
-      cookie
-        .split(';')
-        .map((part, i) => {
-          const trimmed = part.trim();
-          const eq = trimmed.indexOf('=');
-          if (i === 0 || eq < 0) return i === 0 ? trimmed : trimmed.toLowerCase();
-          return `${trimmed.slice(0, eq).toLowerCase()}=${trimmed.slice(eq + 1)}`;
-        })
-        .sort();
-    expect(attributes(cookies[0]!)).toEqual(
+    expect(cookieAttributes(cookies[0]!)).toEqual(
       ['session=abc123', 'max-age=3600', 'path=/', 'httponly', 'secure', 'samesite=Strict'].sort(),
     );
-    expect(attributes(cookies[1]!)).toEqual(
+    expect(cookieAttributes(cookies[1]!)).toEqual(
       ['theme=dark', 'domain=example.com', 'expires=Tue, 01 Jan 2030 00:00:00 GMT'].sort(),
     );
     expect(await response.text()).toBe('cookies set');

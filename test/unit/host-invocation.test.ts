@@ -6,6 +6,7 @@
 import { app, HttpRequest, type InvocationContext } from '@azure/functions';
 import * as coreApi from '../../dev/host/core-api';
 import { invokeHttpFunction, type RpcHttpRequest } from '../../dev/host/invocation';
+import { cookieAttributes } from '../support/set-cookie';
 
 interface Seen {
   request: unknown;
@@ -51,19 +52,6 @@ function post(url: string, body: string, headers: Record<string, string> = {}): 
   return { method: 'POST', url, headers, params: { name: 'ada' }, body: { bytes: Buffer.from(body) } };
 }
 
-/** Set-Cookie attributes in a comparable form: order and attribute-name case are not significant. */
-function attributes(setCookie: string): string[] {
-  return setCookie
-    .split(';')
-    .map((part, i) => {
-      const trimmed = part.trim();
-      const eq = trimmed.indexOf('=');
-      if (i === 0 || eq < 0) return i === 0 ? trimmed : trimmed.toLowerCase();
-      return `${trimmed.slice(0, eq).toLowerCase()}=${trimmed.slice(eq + 1)}`;
-    })
-    .sort();
-}
-
 describe('invoking a function as the worker does', () => {
   it("hands the handler the app's own HttpRequest and InvocationContext, and returns its response", async () => {
     const logged: string[][] = [];
@@ -80,7 +68,7 @@ describe('invoking a function as the worker does', () => {
     expect(outcome.headers['x-echo']).toBe('header value');
     expect(outcome.body.toString()).toBe('the body|a+b');
     expect(logged).toContainEqual(['information', 'user', 'seen POST ada']);
-    expect(outcome.setCookies.map(attributes)).toEqual([
+    expect(outcome.setCookies.map(cookieAttributes)).toEqual([
       ['session=abc', 'httponly', 'path=/', 'samesite=Lax'].sort(),
       ['theme=dark', 'expires=Tue, 01 Jan 2030 00:00:00 GMT'].sort(),
     ]);
