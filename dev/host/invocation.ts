@@ -132,7 +132,7 @@ export async function invokeHttpFunction(
   return {
     // A function that returns nothing is answered 200 with an empty body.
     status: response.statusCode === undefined ? 200 : Number(response.statusCode),
-    headers: { ...response.headers },
+    headers: response.headers ?? {},
     setCookies: (response.cookies ?? []).map(setCookieOf),
     body: bodyOf(response.body),
   };
