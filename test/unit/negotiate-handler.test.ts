@@ -3,7 +3,13 @@ import { jwtVerify } from 'jose';
 import { ConfigError, loadConfig, type Environment } from '../../src/config';
 import type { CoreResponse } from '../../src/http/types';
 import { buildNegotiateHandler } from '../../src/negotiate/from-config';
-import type { NegotiateHandler } from '../../src/negotiate/handler';
+import {
+  createNegotiateHandler,
+  negotiateResultJson,
+  type NegotiateHandler,
+} from '../../src/negotiate/handler';
+import { createKeyTokenIssuer } from '../../src/negotiate/key-token';
+import { createNegotiatePolicy } from '../../src/negotiate/policy';
 import { bodyText, captureLog, coreRequest, header } from '../support/cloud-events';
 import {
   AUDIENCE,
@@ -430,5 +436,104 @@ describe('what configuration cannot build', () => {
       ),
     );
     expect(json(await asCaller(handler)).baseUrl).toBe('ws://localhost:8080/client/hubs/chat');
+  });
+});
+
+describe('the answer body is exactly what JSON.stringify writes', () => {
+  const TOKEN = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJlLV8';
+  const base = {
+    url: `wss://contoso.webpubsub.azure.com/client/hubs/chat?access_token=${TOKEN}`,
+    baseUrl: 'wss://contoso.webpubsub.azure.com/client/hubs/chat',
+    token: TOKEN,
+    expiresOn: '2026-11-22T12:00:00.000Z',
+    userId: 'user-1',
+    hub: 'chat',
+    groups: ['room.1'],
+    roles: ['webpubsub.joinLeaveGroup.room.1', 'webpubsub.sendToGroup.room.1'],
+  };
+  // Every character JSON.stringify escapes or treats apart, and some it leaves alone.
+  const controls = Array.from({ length: 0x20 }, (_, code) => String.fromCharCode(code));
+  const strings = [
+    '',
+    'plain',
+    'quote " inside',
+    'back\\slash',
+    ...controls.map((c) => `a${c}b`),
+    '\u007f delete',
+    'line\u2028and paragraph\u2029separators',
+    'é, ü, 中文, Ω',
+    'emoji 😀 as a surrogate pair',
+    'lone high \ud83d here',
+    'lone low \ude00 here',
+    'low then high \ude00\ud83d',
+    '</script><!--',
+  ];
+
+  it.each(strings.map((value) => [JSON.stringify(value), value]))(
+    'a user id of %s, in every string field and in the lists',
+    (_label, value) => {
+      const result = {
+        ...base,
+        url: `${base.url}${value}`,
+        baseUrl: value,
+        token: value,
+        expiresOn: value,
+        userId: value,
+        hub: value,
+        groups: [value, 'room.1', value],
+        roles: [value],
+      };
+      expect(negotiateResultJson(result)).toBe(JSON.stringify(result));
+    },
+  );
+
+  it('empty and single lists', () => {
+    for (const lists of [
+      { groups: [], roles: [] },
+      { groups: ['a'], roles: [] },
+      { groups: [], roles: ['webpubsub.joinLeaveGroup'] },
+    ]) {
+      const result = { ...base, ...lists };
+      expect(negotiateResultJson(result)).toBe(JSON.stringify(result));
+    }
+  });
+});
+
+describe('expiresOn', () => {
+  it("is each answer's own token expiry, as the clock moves on and back", async () => {
+    let clock = Date.parse('2026-11-22T12:00:00.250Z');
+    const negotiate = createNegotiateHandler({
+      identify: () => Promise.resolve({ userId: 'user-1', roles: [], groups: [], via: 'anonymous' }),
+      policy: createNegotiatePolicy({
+        hubs: ['chat'],
+        defaultHub: 'chat',
+        allowedGroups: [],
+        roles: [],
+        groupPermissions: [],
+        allowHubWideRoles: false,
+        tokenLifetimeMinutes: 60,
+      }),
+      issuer: createKeyTokenIssuer(new URL(ENDPOINT), ACCESS_KEY, () => clock),
+      cors: { headersFor: () => ({}), preflight: () => ({ status: 204 }) },
+    });
+    const request = coreRequest({ method: 'GET', url: 'https://app.example/api/negotiate', headers: {} });
+    const expiries: unknown[] = [];
+    for (const at of ['12:00:00.250', '12:00:00.900', '12:00:01.100', '11:59:30.000', '12:00:01.500']) {
+      clock = Date.parse(`2026-11-22T${at}Z`);
+      const body = JSON.parse(bodyText(await negotiate(request, captureLog()))) as {
+        token: string;
+        expiresOn: string;
+      };
+      const { exp } = decodePayload(body.token) as { exp: number };
+      expect(body.expiresOn).toBe(new Date(exp * 1000).toISOString());
+      expiries.push(body.expiresOn);
+    }
+    expect(expiries).toEqual([
+      '2026-11-22T13:00:00.000Z',
+      '2026-11-22T13:00:00.000Z',
+      '2026-11-22T13:00:01.000Z',
+      '2026-11-22T12:59:30.000Z',
+      '2026-11-22T13:00:01.000Z',
+    ]);
   });
 });
