@@ -22,7 +22,10 @@
  * the optimizing compiler's (callgrind_annotate's per-function totals), so a count taken before the
  * steady state shows itself.
  *
- *   npm run bench:instructions [-- --only webhook|negotiate]
+ *   npm run bench:instructions [-- --only webhook|negotiate] [--servers ours,floor]
+ *
+ * `--servers` counts only the named servers of the workload (ratios are then against the first of them):
+ * enough to judge a change to ours against figures counted before it.
  *
  * Needs valgrind (Debian: apt-get install -y valgrind). A server takes one to four minutes under callgrind.
  */
@@ -106,7 +109,7 @@ const negotiate: Workload = {
 const WORKLOADS: readonly Workload[] = [webhook, negotiate];
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string' }, servers: { type: 'string' } } });
   const selected = values.only === undefined ? WORKLOADS : WORKLOADS.filter((w) => w.name === values.only);
   if (selected.length === 0) {
     throw new Error(`--only takes one of ${WORKLOADS.map((w) => w.name).join(', ')}`);
@@ -118,10 +121,15 @@ async function main(): Promise<void> {
   const results: Record<string, Record<string, PerRequest>> = {};
   const tables: string[] = [];
   for (const workload of selected) {
+    const servers = values.servers?.split(',') ?? workload.servers;
+    const unknown = servers.filter((server) => !workload.servers.includes(server));
+    if (unknown.length > 0) {
+      throw new Error(`${workload.name} has no server ${unknown.join(', ')}: ${workload.servers.join(', ')}`);
+    }
     const tearDown = await workload.setUp?.();
     try {
       const perRequest: Record<string, PerRequest> = {};
-      for (const server of workload.servers) {
+      for (const server of servers) {
         const short = await countInstructions(workload, server, workload.shortRun);
         const long = await countInstructions(workload, server, workload.shortRun + workload.extra);
         const counted: PerRequest = {
@@ -135,7 +143,7 @@ async function main(): Promise<void> {
         );
       }
       results[workload.name] = perRequest;
-      tables.push(table(workload, perRequest));
+      tables.push(table(workload, servers, perRequest));
     } finally {
       await tearDown?.();
     }
@@ -155,15 +163,19 @@ interface PerRequest {
   optimizingCompiler: number;
 }
 
-function table(workload: Workload, perRequest: Record<string, PerRequest>): string {
-  const baseline = workload.servers[0] as string;
+function table(
+  workload: Workload,
+  servers: readonly string[],
+  perRequest: Record<string, PerRequest>,
+): string {
+  const baseline = servers[0] as string;
   const base = (perRequest[baseline] as PerRequest).instructions;
   return [
     `${workload.name}: ${workload.description}; ${format(workload.extra)} requests counted after ${format(workload.shortRun)}`,
     '',
     `| server | instructions a request | vs ${baseline} | of which the optimizing compiler |`,
     '| --- | --- | --- | --- |',
-    ...workload.servers.map((server) => {
+    ...servers.map((server) => {
       const { instructions, optimizingCompiler } = perRequest[server] as PerRequest;
       const share = ((100 * optimizingCompiler) / instructions).toFixed(1);
       return `| ${server} | ${format(instructions)} | ${(instructions / base).toFixed(2)}× | ${format(optimizingCompiler)} (${share}%) |`;
